@@ -1,0 +1,36 @@
+# Thin wrappers over uv. `make` installs uv first when it is missing, so a fresh
+# Debian machine with Python 3.11 and make needs nothing else.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv
+PORT ?= 8000
+
+.PHONY: run test lint bench catalog uv sync
+
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv
+
+sync: uv
+	@$(UV) sync --frozen --all-packages --quiet
+
+## run: start the example connector over Streamable HTTP on 127.0.0.1:$(PORT), read-only
+run: sync
+	$(UV) run --frozen python -m patchbay.example --transport http --host 127.0.0.1 --port $(PORT)
+
+## test: lint, then the whole test suite
+test: lint
+	$(UV) run --frozen pytest
+
+## lint: ruff check, ruff format --check, mypy --strict on shared/
+lint: sync
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+## bench: base overhead vs a bare MCPServer (per call and start-up)
+bench: sync
+	$(UV) run --frozen python bench/base_overhead.py
+
+## catalog: nothing to catalog until the distribution issue lands
+catalog: sync
+	@echo "catalog: no connector publishes a server.json yet; nothing to catalog."

@@ -1,0 +1,43 @@
+"""Patchbay: the shared base of every Patchbay MCP connector.
+
+Exports are loaded on first use, so that `patchbay.cli` (and with it every
+connector's `--help`) starts without importing the MCP SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Connector": "patchbay.connector",
+    "Runtime": "patchbay.connector",
+    "runtime_of": "patchbay.connector",
+    "ConnectorSettings": "patchbay.settings",
+    "SettingsError": "patchbay.settings",
+    "Confirmed": "patchbay.confirm",
+    "Cursor": "patchbay.pagination",
+    "Page": "patchbay.pagination",
+    "InvalidArgument": "patchbay.errors",
+    "ToolError": "patchbay.errors",
+}
+
+if TYPE_CHECKING:
+    from patchbay.confirm import Confirmed as Confirmed
+    from patchbay.connector import Connector as Connector
+    from patchbay.connector import Runtime as Runtime
+    from patchbay.connector import runtime_of as runtime_of
+    from patchbay.errors import InvalidArgument as InvalidArgument
+    from patchbay.errors import ToolError as ToolError
+    from patchbay.pagination import Cursor as Cursor
+    from patchbay.pagination import Page as Page
+    from patchbay.settings import ConnectorSettings as ConnectorSettings
+    from patchbay.settings import SettingsError as SettingsError
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'patchbay' has no attribute {name!r}")

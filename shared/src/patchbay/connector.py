@@ -1,0 +1,470 @@
+"""`Connector`: a connector's tools, resources and prompts, and the server built from them.
+
+A connector module creates one `Connector` and registers functions on it with a
+safety class. `build(settings)` turns that into an SDK `MCPServer` for one run:
+
+- `read` tools are always offered; `write` and `destructive` tools only with
+  `allow_writes`, and are otherwise absent (a call gets the unknown-tool error);
+- every tool is wrapped once: page tokens are sealed into cursors, exceptions become
+  short tool errors, destructive tools ask for confirmation first;
+- the audit log, `tools/list` pagination, `logging/setLevel`, completions and
+  resource subscriptions are wired in.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar, cast
+
+import anyio.to_thread
+import mcp_types as types
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.request_state import RequestStateSecurity
+from mcp.server.session import ServerSession
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import ResourceUpdated
+
+from patchbay import keys
+from patchbay.audit import AuditLog, current_call
+from patchbay.auth import verifier_for
+from patchbay.confirm import CONFIRM_PARAM, Confirmed, Summary, confirmation_parameter, settle
+from patchbay.errors import ErrorMapper, InvalidArgument, Mapper
+from patchbay.pagination import CursorCodec, InvalidCursor, Page
+from patchbay.redaction import Redactor
+from patchbay.settings import ConnectorSettings, SettingsError
+
+Safety = Literal["read", "write", "destructive"]
+SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
+StateT = TypeVar("StateT")
+F = TypeVar("F", bound=Callable[..., Any])
+
+Completer = Callable[[str, dict[str, str]], Awaitable[list[str]]]
+"""Completes one argument: (partial value, other arguments) -> candidate values."""
+SubscriptionHook = Callable[["Runtime[Any, Any]", str], Awaitable[None]]
+
+logger = logging.getLogger("patchbay")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as registered, before a server is built."""
+
+    fn: Callable[..., Any]
+    name: str
+    safety: Safety
+    title: str | None
+    summary: Summary | None
+    idempotent: bool | None
+    open_world: bool
+    secret_args: frozenset[str]
+
+    def annotations(self) -> types.ToolAnnotations:
+        """MCP hints that follow from the safety class."""
+        read = self.safety == "read"
+        return types.ToolAnnotations(
+            title=self.title,
+            read_only_hint=read,
+            destructive_hint=self.safety == "destructive",
+            idempotent_hint=read if self.idempotent is None else self.idempotent,
+            open_world_hint=self.open_world,
+        )
+
+
+class Connector(Generic[SettingsT, StateT]):
+    """One connector: its identity, settings class, lifespan and registered functions."""
+
+    def __init__(
+        self,
+        connector_id: str,
+        *,
+        title: str,
+        version: str,
+        settings: type[SettingsT],
+        description: str = "",
+        instructions: str | None = None,
+        lifespan: Callable[[SettingsT], AbstractAsyncContextManager[StateT]] | None = None,
+        open_world: bool = True,
+        error_mappers: Collection[Mapper] = (),
+    ) -> None:
+        expected = f"PATCHBAY_{connector_id.upper()}_"
+        if settings.model_config.get("env_prefix") != expected:
+            raise ValueError(f"{settings.__name__} must set env_prefix={expected!r}")
+        self.id = connector_id
+        self.title = title
+        self.version = version
+        self.description = description
+        self.instructions = instructions
+        self.settings_class = settings
+        self.lifespan = lifespan
+        self.open_world = open_world
+        self.error_mappers = list(error_mappers)
+        self.tools: dict[str, ToolSpec] = {}
+        self._registrations: list[Callable[[MCPServer[Any]], None]] = []
+        self._completers: dict[tuple[str, str], Completer] = {}
+        self.on_subscribe: SubscriptionHook | None = None
+        self.on_unsubscribe: SubscriptionHook | None = None
+
+    # Registration -----------------------------------------------------------------
+
+    def tool(
+        self,
+        safety: Safety = "read",
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        confirm: Summary | None = None,
+        idempotent: bool | None = None,
+        open_world: bool | None = None,
+        secret_args: Collection[str] = (),
+    ) -> Callable[[F], F]:
+        """Register a tool with its safety class.
+
+        `confirm` (destructive tools) builds the question put to the user from the
+        tool's arguments, e.g. `lambda key: f"Delete note {key!r}?"`. `secret_args`
+        names arguments whose values never appear in logs or results.
+        """
+
+        def register(fn: F) -> F:
+            tool_name = name or fn.__name__
+            if tool_name in self.tools:
+                raise ValueError(f"tool {tool_name!r} is registered twice")
+            if safety == "destructive" and confirm is None:
+                raise ValueError(f"destructive tool {tool_name!r} needs confirm= (the question to ask the user)")
+            self.tools[tool_name] = ToolSpec(
+                fn=fn,
+                name=tool_name,
+                safety=safety,
+                title=title or tool_name.replace("_", " ").capitalize(),
+                summary=confirm,
+                idempotent=idempotent,
+                open_world=self.open_world if open_world is None else open_world,
+                secret_args=frozenset(secret_args),
+            )
+            return fn
+
+        return register
+
+    def resource(self, uri: str, **options: Any) -> Callable[[F], F]:
+        """Register a resource or resource template (`MCPServer.resource` options)."""
+
+        def register(fn: F) -> F:
+            self._registrations.append(lambda server: _discard(server.resource(uri, **options)(fn)))
+            return fn
+
+        return register
+
+    def prompt(self, **options: Any) -> Callable[[F], F]:
+        """Register a prompt (`MCPServer.prompt` options)."""
+
+        def register(fn: F) -> F:
+            self._registrations.append(lambda server: _discard(server.prompt(**options)(fn)))
+            return fn
+
+        return register
+
+    def completion(self, ref: str, argument: str) -> Callable[[Completer], Completer]:
+        """Register completion of `argument` of a prompt name or resource-template URI."""
+
+        def register(fn: Completer) -> Completer:
+            self._completers[(ref, argument)] = fn
+            return fn
+
+        return register
+
+    # Running ----------------------------------------------------------------------
+
+    def load_settings(self, overrides: dict[str, Any] | None = None) -> SettingsT:
+        """Settings from the environment and `overrides`; raises `SettingsError`."""
+        return cast(SettingsT, self.settings_class.load(overrides))
+
+    def enabled_tools(self, settings: ConnectorSettings) -> list[ToolSpec]:
+        """The tools this configuration offers."""
+        return [spec for spec in self.tools.values() if settings.allow_writes or spec.safety == "read"]
+
+    def build(self, settings: SettingsT) -> MCPServer[Runtime[SettingsT, StateT]]:
+        """The SDK server for one run with `settings`."""
+        redactor = Redactor(settings.secret_values())
+        _configure_logging(settings, redactor)
+        runtime: Runtime[SettingsT, StateT] = Runtime(
+            connector=self,
+            settings=settings,
+            redactor=redactor,
+            audit=AuditLog(self.id, redactor, settings.audit_log),
+            cursors=CursorCodec(keys.derive(settings.state_key, "cursor"), ttl_seconds=settings.cursor_ttl_seconds),
+            errors=ErrorMapper(self.error_mappers),
+        )
+        state_security = RequestStateSecurity(keys=[keys.derive(settings.state_key, "request-state")])
+        auth = verifier_for(settings) if settings.transport == "http" else None
+        server: MCPServer[Runtime[SettingsT, StateT]] = MCPServer(
+            f"patchbay-{self.id}",
+            title=self.title,
+            description=self.description,
+            instructions=self.instructions,
+            version=self.version,
+            lifespan=runtime.lifespan,
+            log_level=settings.log_level,
+            request_state_security=state_security,
+            auth=auth[0] if auth else None,
+            token_verifier=auth[1] if auth else None,
+        )
+        runtime.server = server
+        for spec in self.enabled_tools(settings):
+            runtime.tools[spec.name] = spec
+            server.add_tool(
+                _wrap(spec, runtime),
+                name=spec.name,
+                title=spec.title,
+                description=inspect.getdoc(spec.fn) or "",
+                annotations=spec.annotations(),
+            )
+        for registration in self._registrations:
+            registration(server)
+        runtime.install(server)
+        return server
+
+    def run(self, settings: SettingsT) -> None:
+        """Serve until interrupted, over the configured transport."""
+        server = self.build(settings)
+        if settings.transport == "http":
+            from patchbay.http_app import serve
+
+            anyio.run(serve, server, settings)
+        else:
+            anyio.run(server.run_stdio_async)
+
+    @staticmethod
+    def state(ctx: Context[Any, Any]) -> Any:
+        """The object the connector's lifespan yielded, from inside a tool."""
+        return runtime_of(ctx).state
+
+
+def runtime_of(ctx: Context[Any, Any]) -> Runtime[Any, Any]:
+    """The running connector behind a tool's `ctx`."""
+    return cast(Runtime[Any, Any], ctx.request_context.lifespan_context)
+
+
+@dataclass(eq=False)
+class Runtime(Generic[SettingsT, StateT]):
+    """One built server's shared parts; it is the SDK's lifespan context."""
+
+    connector: Connector[SettingsT, StateT]
+    settings: SettingsT
+    redactor: Redactor
+    audit: AuditLog
+    cursors: CursorCodec
+    errors: ErrorMapper
+    tools: dict[str, ToolSpec] = field(default_factory=dict)
+    server: MCPServer[Any] | None = None
+    _state: Any = None
+    _users: int = 0
+    _exit: AbstractAsyncContextManager[Any] | None = None
+    _subscribers: dict[str, set[ServerSession]] = field(default_factory=dict)
+
+    @property
+    def state(self) -> StateT:
+        """What the connector's lifespan yielded."""
+        return cast(StateT, self._state)
+
+    @asynccontextmanager
+    async def lifespan(self, _server: Any) -> AsyncIterator[Runtime[SettingsT, StateT]]:
+        """Enter the connector's lifespan once, however many connections share the server."""
+        first = self._users == 0
+        self._users += 1
+        try:
+            if first:
+                self.audit.open()
+                if self.connector.lifespan is not None:
+                    self._exit = self.connector.lifespan(self.settings)
+                    self._state = await self._exit.__aenter__()
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                if self._exit is not None:
+                    exit_, self._exit = self._exit, None
+                    await exit_.__aexit__(*sys.exc_info())
+                self.audit.close()
+
+    async def resource_updated(self, uri: str) -> None:
+        """Tell every subscriber of `uri` that it changed (both protocol eras)."""
+        for session in list(self._subscribers.get(uri, ())):
+            try:
+                await session.send_resource_updated(uri)
+            except Exception:  # a closed session: drop it
+                self._subscribers[uri].discard(session)
+        if self.server is not None:
+            await self.server._subscriptions.publish(ResourceUpdated(uri=uri))
+
+    def install(self, server: MCPServer[Any]) -> None:
+        """Wire the protocol features the SDK leaves to the server author."""
+        low = server._lowlevel_server
+        server.middleware.append(self._audit_with_secrets)
+        low.add_request_handler("tools/list", types.PaginatedRequestParams, self._list_tools)
+        low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
+        low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
+        low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
+        low.add_request_handler("completion/complete", types.CompleteRequestParams, self._complete)
+
+    async def _audit_with_secrets(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        params = ctx.params or {}
+        spec = self.tools.get(str(params.get("name")))
+        arguments = params.get("arguments") or {}
+        secrets = [str(arguments[n]) for n in spec.secret_args if n in arguments] if spec else []
+
+        async def call(inner: ServerRequestContext[Any, Any]) -> HandlerResult:
+            current_call().safety = spec.safety if spec else None
+            current_call().secret_args = spec.secret_args if spec else ()
+            with self.redactor.call_secrets(secrets):
+                result: HandlerResult = self.redactor.value(await call_next(inner))
+                return result
+
+        with self.redactor.call_secrets(secrets):
+            return await self.audit(ctx, call)
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
+    ) -> types.ListToolsResult:
+        assert self.server is not None
+        tools = await self.server.list_tools()
+        size = self.settings.tools_page_size
+        query = {"method": "tools/list"}
+        start = 0
+        if params.cursor:
+            try:
+                start = int(self.cursors.decode(params.cursor, query))
+            except InvalidCursor as exc:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"Invalid cursor: {exc}") from None
+        end = start + size
+        next_cursor = self.cursors.encode(str(end), query) if end < len(tools) else None
+        return types.ListToolsResult(tools=tools[start:end], next_cursor=next_cursor)
+
+    async def _set_level(self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams) -> Any:
+        # Accepted so hosts can set it; the base sends no log notifications of its own.
+        return types.EmptyResult()
+
+    async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams) -> Any:
+        uri = str(params.uri)
+        if self.connector.on_subscribe is not None:
+            await self.connector.on_subscribe(self, uri)
+        self._subscribers.setdefault(uri, set()).add(ctx.session)
+        return types.EmptyResult()
+
+    async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams) -> Any:
+        uri = str(params.uri)
+        sessions = self._subscribers.get(uri, set())
+        sessions.discard(ctx.session)
+        if not sessions:
+            self._subscribers.pop(uri, None)
+            if self.connector.on_unsubscribe is not None:
+                await self.connector.on_unsubscribe(self, uri)
+        return types.EmptyResult()
+
+    async def _complete(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        ref = params.ref
+        key = ref.name if isinstance(ref, types.PromptReference) else ref.uri
+        completer = self.connector._completers.get((key, params.argument.name))
+        values: list[str] = []
+        if completer is not None:
+            context = params.context.arguments if params.context and params.context.arguments else {}
+            values = await completer(params.argument.value, dict(context))
+        return types.CompleteResult(
+            completion=types.Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+        )
+
+
+def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
+    """The function the SDK registers for `spec`: the tool plus what every tool needs."""
+    fn = spec.fn
+    hints = typing.get_type_hints(fn, include_extras=True)
+    parameters = list(inspect.signature(fn).parameters.values())
+    names = [p.name for p in parameters]
+    paginated = "cursor" in names
+    arg_names = [n for n in names if not _is_context(hints.get(n))]
+    query_names = [n for n in arg_names if n not in ("cursor", "limit")]
+    destructive = spec.safety == "destructive"
+    asks = destructive and runtime.settings.confirm == "elicit"
+    returns = hints.get("return", Any)
+
+    async def call_tool(**kwargs: Any) -> Any:
+        if asks:
+            nothing_done = settle(kwargs.pop(CONFIRM_PARAM))
+            if nothing_done is not None:
+                return nothing_done
+        elif destructive:
+            current_call().confirmation = "not asked (--confirm=never)"
+        query: dict[str, Any] = {}
+        if paginated:
+            query = {"tool": spec.name, **{n: kwargs.get(n) for n in query_names}}
+            if kwargs["cursor"] is not None:
+                try:
+                    kwargs["cursor"] = runtime.cursors.decode(kwargs["cursor"], query)
+                except InvalidCursor as exc:
+                    raise InvalidArgument("cursor", str(exc)) from None
+        try:
+            if inspect.iscoroutinefunction(fn):
+                result = await fn(**kwargs)
+            else:
+                result = await anyio.to_thread.run_sync(lambda: fn(**kwargs))
+        except MCPError:
+            raise
+        except Exception as exc:
+            raise runtime.errors.to_tool_error(spec.name, exc) from None
+        if paginated and isinstance(result, Page) and result.next_cursor is not None:
+            result = result.model_copy(update={"next_cursor": runtime.cursors.encode(result.next_cursor, query)})
+        if destructive:
+            return Confirmed(outcome="done", message="Done.", result=result)
+        return result
+
+    signature = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation)) for p in parameters
+    ]
+    annotations = {n: hints[n] for n in names if n in hints}
+    if asks:
+        setting = runtime.settings.env_name("confirm")
+        confirm_type = confirmation_parameter(spec.name, cast(Summary, spec.summary), arg_names, setting)
+        signature.append(inspect.Parameter(CONFIRM_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=confirm_type))
+        annotations[CONFIRM_PARAM] = confirm_type
+    result_type = Confirmed[returns] if destructive else returns  # type: ignore[valid-type]
+    call_tool.__signature__ = inspect.Signature(signature, return_annotation=result_type)  # type: ignore[attr-defined]
+    call_tool.__annotations__ = {**annotations, "return": result_type}
+    call_tool.__name__ = spec.name
+    call_tool.__doc__ = fn.__doc__
+    return call_tool
+
+
+def _discard(_: object) -> None:
+    """Registration decorators return the function; the caller has no use for it."""
+
+
+def _is_context(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, Context)
+
+
+_HANDLER_NAME = "patchbay"
+
+
+def _configure_logging(settings: ConnectorSettings, redactor: Redactor) -> None:
+    """Server log to stderr only (stdout carries the protocol on stdio), secrets scrubbed."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor.log_filter())
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+
+
+__all__ = ["Connector", "Runtime", "Safety", "SettingsError", "ToolSpec", "runtime_of"]

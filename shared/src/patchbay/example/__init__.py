@@ -1,0 +1,1 @@
+"""The base's example connector: an in-memory notebook, and a template for real connectors."""

@@ -1,0 +1,83 @@
+"""Streamable HTTP: the app, its safety checks, and serving it with uvicorn.
+
+Stateless by default, so replicas behind a plain round-robin balancer work (they
+must share `state_key`); `--stateful` keeps sessions for handshake-era clients that
+need server-to-client requests. `/healthz` answers without auth for probes.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from patchbay.settings import ConnectorSettings, SettingsError
+
+MCP_PATH = "/mcp"
+
+
+def check_exposure(settings: ConnectorSettings) -> None:
+    """Refuse to serve a non-loopback address without authentication, unless told to."""
+    if settings.is_loopback or settings.has_auth or settings.insecure_no_auth:
+        return
+    raise SettingsError(
+        f"refusing to listen on {settings.host} without authentication: anyone who can reach it could use "
+        f"this connector. Set {settings.env_name('auth_tokens')} (or {settings.env_name('auth_token_file')}, "
+        f"or {settings.env_name('jwt_jwks_url')}), bind to 127.0.0.1, or pass --insecure-no-auth."
+    )
+
+
+def build_app(server: MCPServer[Any], settings: ConnectorSettings) -> Starlette:
+    """The ASGI app serving `server` at `/mcp`, plus `/healthz`."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "server": server.name, "version": server.version})
+
+    server.custom_route("/healthz", methods=["GET"])(healthz)
+
+    security: TransportSecuritySettings | None = None  # loopback: the SDK protects itself
+    if settings.allowed_hosts:
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=[f"{scheme}://{h}" for h in settings.allowed_hosts for scheme in ("http", "https")],
+        )
+    elif not settings.is_loopback:
+        # Reachable from other machines: bearer auth (required above) is the guard.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=not settings.stateful,
+        max_request_body_size=settings.max_request_bytes,
+        transport_security=security,
+        host=settings.host,
+    )
+
+
+async def serve(server: MCPServer[Any], settings: ConnectorSettings) -> None:
+    """Serve until interrupted."""
+    check_exposure(settings)
+    app = build_app(server, settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        server_header=False,
+    )
+    mode = "read-write" if settings.allow_writes else "read-only"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"{server.name}: serving {mode} on http://{host}:{settings.port}{MCP_PATH} "
+        f"({'stateful' if settings.stateful else 'stateless'})",
+        file=sys.stderr,
+        flush=True,
+    )
+    await uvicorn.Server(config).serve()

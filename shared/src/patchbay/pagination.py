@@ -1,0 +1,101 @@
+"""Pages and opaque, tamper-evident cursors.
+
+A list-like tool declares `cursor: Cursor = None` and returns `Page[T]`. The tool only
+ever sees the *upstream* token (an S3 continuation token, a Slack cursor, an offset):
+the base decodes the client's cursor before the call and seals `next_cursor` after
+it. A sealed cursor carries the upstream token, a digest of the query that produced
+it (the tool and its other arguments) and its issue time, signed with HMAC-SHA256.
+So a cursor that was edited, belongs to another query, or has expired is refused
+with a clear error instead of returning a wrong page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+Cursor = Annotated[
+    str | None,
+    Field(description="Opaque cursor from a previous page's next_cursor; omit it for the first page."),
+]
+"""Type of a tool's `cursor` parameter; the tool body receives the upstream token."""
+
+_VERSION = 1
+_MAC_BYTES = 16
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of results; pass `next_cursor` back as `cursor` to get the next one."""
+
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Cursor for the next page; null on the last page.")
+
+
+class InvalidCursor(ValueError):
+    """A cursor that was not issued by this server for this query, or has expired."""
+
+
+class CursorCodec:
+    """Seals upstream page tokens into opaque cursors bound to a query, and opens them."""
+
+    def __init__(self, key: bytes, *, ttl_seconds: float = 3600.0) -> None:
+        self._key = key
+        self._ttl = ttl_seconds
+
+    def encode(self, token: str, query: Mapping[str, Any]) -> str:
+        """An opaque cursor for `token`, valid only for `query`."""
+        body = _b64(json.dumps([_VERSION, token, _digest(query), int(time.time())], separators=(",", ":")).encode())
+        return f"{body}.{_b64(self._mac(body))}"
+
+    def decode(self, cursor: str, query: Mapping[str, Any]) -> str:
+        """The upstream token inside `cursor`.
+
+        Raises:
+            InvalidCursor: tampered with, issued by another server or key, for another
+                query, or expired; the message says which and what to do.
+        """
+        body, _, mac = cursor.partition(".")
+        try:
+            valid = hmac.compare_digest(_unb64(mac), self._mac(body))
+            version, token, digest, issued = json.loads(_unb64(body)) if valid else (None, None, None, 0)
+        except (ValueError, binascii.Error, TypeError):
+            valid = False
+        if not valid or version != _VERSION or not isinstance(token, str):
+            raise InvalidCursor(
+                "this cursor was not issued by this server (it is malformed, was altered, or the server's key "
+                "changed); omit the cursor to start from the first page"
+            )
+        if not hmac.compare_digest(str(digest), _digest(query)):
+            raise InvalidCursor(
+                "this cursor belongs to a different query; repeat the exact query that returned it, "
+                "or omit the cursor to start over"
+            )
+        if time.time() - float(issued) > self._ttl:
+            raise InvalidCursor("this cursor has expired; omit the cursor to start from the first page")
+        return token
+
+    def _mac(self, body: str) -> bytes:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _digest(query: Mapping[str, Any]) -> str:
+    canonical = json.dumps(query, sort_keys=True, separators=(",", ":"), default=str)
+    return _b64(hashlib.sha256(canonical.encode()).digest()[:16])
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

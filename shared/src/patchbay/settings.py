@@ -1,0 +1,154 @@
+"""Settings every connector shares, read from `PATCHBAY_<ID>_*` variables and the command line.
+
+A connector subclasses `ConnectorSettings`, sets its `env_prefix`, and adds its own
+fields. Secrets are `SecretStr`, so they never print; `load_settings` turns a pydantic
+validation error into one line per problem that names the variable to set.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class SettingsError(ValueError):
+    """Settings that cannot start a connector; the message says what to set."""
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+SecretList = Annotated[list[SecretStr], NoDecode]
+
+
+class ConnectorSettings(BaseSettings):
+    """What every connector can be told. Subclasses set `env_prefix` to `PATCHBAY_<ID>_`."""
+
+    model_config = SettingsConfigDict(env_prefix="PATCHBAY_", extra="ignore", validate_default=True)
+
+    allow_writes: bool = Field(False, description="Offer write and destructive tools (read-only otherwise).")
+    confirm: Literal["elicit", "never"] = Field(
+        "elicit",
+        description="How destructive calls are confirmed: ask the user through the client (elicit), "
+        "or never ask and trust the host's own approval prompt (never).",
+    )
+    transport: Literal["stdio", "http"] = Field("stdio", description="stdio for local hosts, http for Streamable HTTP.")
+    host: str = Field("127.0.0.1", description="HTTP bind address.")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    stateful: bool = Field(
+        False, description="Keep HTTP sessions (needed by older clients for confirmations over HTTP)."
+    )
+    audit_log: Path | None = Field(None, description="Append audit lines to this file instead of stderr.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="Server log level.")
+
+    auth_tokens: SecretList = Field(
+        default_factory=list, description="Accepted static bearer tokens for HTTP, comma-separated."
+    )
+    auth_token_file: Path | None = Field(None, description="File holding accepted bearer tokens, one per line.")
+    jwt_jwks_url: str | None = Field(None, description="JWKS URL to verify JWT bearer tokens against.")
+    jwt_audience: str | None = Field(None, description="Required JWT audience (aud).")
+    jwt_issuer: str | None = Field(None, description="Required JWT issuer (iss).")
+    public_url: str | None = Field(
+        None, description="Public URL of the MCP endpoint, for OAuth protected-resource metadata."
+    )
+    insecure_no_auth: bool = Field(False, description="Allow a non-loopback HTTP bind without authentication.")
+    allowed_hosts: CommaList = Field(
+        default_factory=list, description="Host headers accepted over HTTP (DNS-rebinding protection)."
+    )
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest HTTP request body accepted.")
+
+    state_key: SecretStr | None = Field(
+        None,
+        description="Shared secret that signs cursors and multi-round request state; "
+        "set the same value on every replica behind a load balancer.",
+    )
+    cursor_ttl_seconds: int = Field(3600, ge=1, description="How long a pagination cursor stays valid.")
+    tools_page_size: int = Field(100, ge=1, description="Tools per tools/list page.")
+
+    _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether the HTTP bind address only accepts local connections."""
+        if self.host in LOOPBACK_HOSTS:
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def has_auth(self) -> bool:
+        """Whether inbound HTTP authentication is configured."""
+        return bool(self.auth_tokens or self.auth_token_file or self.jwt_jwks_url)
+
+    def bearer_tokens(self) -> list[SecretStr]:
+        """Static tokens from the setting and the token file together."""
+        tokens = list(self.auth_tokens)
+        if self.auth_token_file is not None:
+            try:
+                lines = self.auth_token_file.read_text().splitlines()
+            except OSError as exc:
+                raise SettingsError(
+                    f"{self.env_name('auth_token_file')}: cannot read {self.auth_token_file}: {exc.strerror}"
+                ) from None
+            tokens += [SecretStr(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+        return tokens
+
+    def secret_values(self) -> Iterator[str]:
+        """Every secret this configuration holds, so logs and results can be scrubbed of them."""
+        for name in type(self).model_fields:
+            yield from _secrets_in(getattr(self, name))
+        if self.auth_token_file is not None:
+            yield from (token.get_secret_value() for token in self.bearer_tokens())
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets `field`."""
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None) -> ConnectorSettings:
+        """Read the environment, apply command-line overrides, and validate.
+
+        Raises:
+            SettingsError: one line per invalid setting, naming its variable and flag.
+        """
+        try:
+            return cls(**dict(overrides or {}))
+        except ValidationError as exc:
+            raise SettingsError(_describe(cls, exc)) from None
+
+
+def _secrets_in(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        if secret := value.get_secret_value():
+            yield secret
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            yield from _secrets_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secrets_in(item)
+
+
+def _describe(cls: type[ConnectorSettings], exc: ValidationError) -> str:
+    """One actionable line per error; never echoes the rejected value (it may be a secret)."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        known = field in cls.model_fields
+        where = f"{cls.env_name(field)} (--{field.replace('_', '-')})" if known else "settings"
+        lines.append(f"invalid setting {where}: {err['msg']}")
+    return "\n".join(lines)
