@@ -24,10 +24,10 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 import anyio.to_thread
 import mcp_types as types
+from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
-from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
@@ -265,7 +265,7 @@ class Runtime(Generic[SettingsT, StateT]):
     _state: Any = None
     _users: int = 0
     _exit: AbstractAsyncContextManager[Any] | None = None
-    _subscribers: dict[str, set[ServerSession]] = field(default_factory=dict)
+    _subscribers: dict[str, set[Connection]] = field(default_factory=dict)
 
     @property
     def state(self) -> StateT:
@@ -294,11 +294,11 @@ class Runtime(Generic[SettingsT, StateT]):
 
     async def resource_updated(self, uri: str) -> None:
         """Tell every subscriber of `uri` that it changed (both protocol eras)."""
-        for session in list(self._subscribers.get(uri, ())):
+        for connection in list(self._subscribers.get(uri, ())):
             try:
-                await session.send_resource_updated(uri)
-            except Exception:  # a closed session: drop it
-                self._subscribers[uri].discard(session)
+                await connection.send_resource_updated(uri)
+            except Exception:  # a closed connection: forget it
+                self._subscribers[uri].discard(connection)
         if self.server is not None:
             await self.server._subscriptions.publish(ResourceUpdated(uri=uri))
 
@@ -355,14 +355,14 @@ class Runtime(Generic[SettingsT, StateT]):
         uri = str(params.uri)
         if self.connector.on_subscribe is not None:
             await self.connector.on_subscribe(self, uri)
-        self._subscribers.setdefault(uri, set()).add(ctx.session)
+        self._subscribers.setdefault(uri, set()).add(_connection(ctx))
         return types.EmptyResult()
 
     async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams) -> Any:
         uri = str(params.uri)
-        sessions = self._subscribers.get(uri, set())
-        sessions.discard(ctx.session)
-        if not sessions:
+        connections = self._subscribers.get(uri, set())
+        connections.discard(_connection(ctx))
+        if not connections:
             self._subscribers.pop(uri, None)
             if self.connector.on_unsubscribe is not None:
                 await self.connector.on_unsubscribe(self, uri)
@@ -441,6 +441,12 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
     call_tool.__name__ = spec.name
     call_tool.__doc__ = fn.__doc__
     return call_tool
+
+
+def _connection(ctx: ServerRequestContext[Any, Any]) -> Connection:
+    """The client connection behind a request (the SDK makes a new session object per request)."""
+    connection: Connection = ctx.session._connection
+    return connection
 
 
 def _discard(_: object) -> None:

@@ -1,0 +1,128 @@
+"""Pages and cursors: opaque, signed, bound to their query; tools/list pages too."""
+
+import time
+from typing import Any
+
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from patchbay.example.server import connector
+from patchbay.pagination import CursorCodec, InvalidCursor
+from patchbay.testing import connect
+
+pytestmark = pytest.mark.anyio
+
+QUERY = {"tool": "list_notes", "prefix": ""}
+
+
+def test_a_cursor_opens_to_the_token_it_sealed() -> None:
+    codec = CursorCodec(b"k" * 32)
+    cursor = codec.encode("s3-continuation/token==", QUERY)
+    assert "s3-continuation" not in cursor  # opaque to the client
+    assert codec.decode(cursor, QUERY) == "s3-continuation/token=="
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda c: c[:-2] + ("AA" if not c.endswith("AA") else "BB"), "not issued by this server"),
+        (lambda c: "x" + c, "not issued by this server"),
+        (lambda c: c.split(".")[0], "not issued by this server"),
+        (lambda c: "", "not issued by this server"),
+        (lambda c: "%%%.!!!", "not issued by this server"),
+    ],
+)
+def test_an_altered_cursor_is_refused(tamper: Any, reason: str) -> None:
+    codec = CursorCodec(b"k" * 32)
+    with pytest.raises(InvalidCursor, match=reason):
+        codec.decode(tamper(codec.encode("page-2", QUERY)), QUERY)
+
+
+def test_a_cursor_from_another_key_is_refused() -> None:
+    cursor = CursorCodec(b"a" * 32).encode("page-2", QUERY)
+    with pytest.raises(InvalidCursor, match="not issued by this server"):
+        CursorCodec(b"b" * 32).decode(cursor, QUERY)
+
+
+def test_a_cursor_for_another_query_is_refused() -> None:
+    codec = CursorCodec(b"k" * 32)
+    cursor = codec.encode("page-2", QUERY)
+    with pytest.raises(InvalidCursor, match="belongs to a different query"):
+        codec.decode(cursor, {**QUERY, "prefix": "secret-"})
+
+
+def test_an_expired_cursor_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    codec = CursorCodec(b"k" * 32, ttl_seconds=60)
+    cursor = codec.encode("page-2", QUERY)
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(InvalidCursor, match="expired"):
+        codec.decode(cursor, QUERY)
+
+
+async def test_paging_through_a_tool_visits_every_item_once(era: str) -> None:
+    async with connect(connector, {"seed_notes": 25}, era=era) as client:
+        keys: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            args: dict[str, Any] = {"limit": 10} | ({"cursor": cursor} if cursor else {})
+            page = (await client.call_tool("list_notes", args)).structured_content
+            assert page is not None
+            keys += [item["key"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            pages += 1
+            if cursor is None:
+                break
+    assert pages == 3
+    assert keys == [f"note-{i:05d}" for i in range(25)]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prefix": "note-0000"}, "belongs to a different query"),
+        ({"cursor": "forged"}, "not issued by this server"),
+    ],
+)
+async def test_a_foreign_or_forged_cursor_is_an_invalid_argument(
+    era: str, change: dict[str, str], message: str
+) -> None:
+    async with connect(connector, {"seed_notes": 5}, era=era) as client:
+        first = (await client.call_tool("list_notes", {"limit": 2})).structured_content
+        assert first is not None
+        result = await client.call_tool("list_notes", {"limit": 2, "cursor": first["next_cursor"], **change})
+    assert result.is_error
+    assert "Invalid argument 'cursor'" in result.content[0].text
+    assert message in result.content[0].text
+
+
+async def test_the_limit_may_change_between_pages(era: str) -> None:
+    async with connect(connector, {"seed_notes": 5}, era=era) as client:
+        first = (await client.call_tool("list_notes", {"limit": 2})).structured_content
+        assert first is not None
+        second = await client.call_tool("list_notes", {"limit": 3, "cursor": first["next_cursor"]})
+    assert second.structured_content is not None
+    assert [i["key"] for i in second.structured_content["items"]] == ["note-00002", "note-00003", "note-00004"]
+
+
+async def test_tools_list_pages_when_there_are_many_tools(era: str) -> None:
+    async with connect(connector, {"allow_writes": True, "tools_page_size": 2}, era=era) as client:
+        names: list[str] = []
+        cursor = None
+        while True:
+            page = await client.list_tools(cursor=cursor)
+            assert len(page.tools) <= 2
+            names += [tool.name for tool in page.tools]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert names == ["echo", "list_notes", "get_note", "put_note", "delete_note"]
+
+
+async def test_tools_list_refuses_a_forged_cursor_as_invalid_params(era: str) -> None:
+    async with connect(connector, {"tools_page_size": 2}, era=era) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.list_tools(cursor="forged")
+    assert caught.value.error.code == -32602
+    assert "Invalid cursor" in caught.value.error.message
