@@ -23,10 +23,12 @@ async def test_resource_template_reads_a_note(era: str) -> None:
 
 async def test_subscribers_hear_about_changes_until_they_unsubscribe() -> None:
     updates: list[str] = []
+    heard = anyio.Event()
 
     async def on_message(message: Any) -> None:
         if isinstance(message, types.ResourceUpdatedNotification):
             updates.append(str(message.params.uri))
+            heard.set()
 
     async with connect(connector, {"allow_writes": True}, era="legacy", message_handler=on_message) as client:
         assert client.server_capabilities.resources is not None
@@ -35,8 +37,7 @@ async def test_subscribers_hear_about_changes_until_they_unsubscribe() -> None:
         await client.call_tool("put_note", {"key": "a", "text": "one"})
         await client.call_tool("put_note", {"key": "b", "text": "not watched"})
         with anyio.fail_after(5):
-            while not updates:
-                await anyio.sleep(0.01)
+            await heard.wait()
         await client.unsubscribe_resource("note://a")
         await client.call_tool("put_note", {"key": "a", "text": "two"})
         await anyio.sleep(0.1)
@@ -44,11 +45,13 @@ async def test_subscribers_hear_about_changes_until_they_unsubscribe() -> None:
 
 
 async def test_listeners_hear_about_changes_in_the_2026_era() -> None:
-    async with connect(connector, {"allow_writes": True}, era="2026-07-28", elicit=Answer()) as client:
-        async with client.listen(resource_subscriptions=["note://a"]) as subscription:
-            await client.call_tool("put_note", {"key": "a", "text": "one"})
-            with anyio.fail_after(5):
-                event = await subscription.__anext__()
+    async with (
+        connect(connector, {"allow_writes": True}, era="2026-07-28", elicit=Answer()) as client,
+        client.listen(resource_subscriptions=["note://a"]) as subscription,
+    ):
+        await client.call_tool("put_note", {"key": "a", "text": "one"})
+        with anyio.fail_after(5):
+            event = await subscription.__anext__()
     assert "note://a" in repr(event)
 
 
