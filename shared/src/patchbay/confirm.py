@@ -90,13 +90,14 @@ def _check_client_can_confirm(ctx: Context, tool: str, setting: str) -> None:
     capabilities = ctx.client_capabilities
     elicitation = capabilities.elicitation if capabilities is not None else None
     reason = None
-    if elicitation is None or (elicitation.form is None and elicitation.url is not None):
-        reason = "this client does not support elicitation, so it cannot ask"
-    elif not _is_modern(ctx) and not ctx.request_context.session.can_send_request:
+    # Checked first: on stateless HTTP an older client's capabilities are not known at all.
+    if not _is_modern(ctx) and not ctx.request_context.session.can_send_request:
         reason = (
             "this connection has no channel to ask on (a stateless HTTP server with an older client; "
             "the operator can start the server with --stateful)"
         )
+    elif elicitation is None or (elicitation.form is None and elicitation.url is not None):
+        reason = "this client does not support elicitation, so it cannot ask"
     if reason is not None:
         current_call().outcome = "denied"
         current_call().confirmation = "unavailable"

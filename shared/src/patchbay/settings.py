@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +36,21 @@ class ConnectorSettings(BaseSettings):
     """What every connector can be told. Subclasses set `env_prefix` to `PATCHBAY_<ID>_`."""
 
     model_config = SettingsConfigDict(env_prefix="PATCHBAY_", extra="ignore", validate_default=True)
+
+    cli_flags: ClassVar[frozenset[str]] = frozenset(
+        {
+            "transport",
+            "host",
+            "port",
+            "allow_writes",
+            "confirm",
+            "audit_log",
+            "stateful",
+            "insecure_no_auth",
+            "log_level",
+        }
+    )
+    """Settings that also have a command-line flag (a connector adding flags extends this)."""
 
     allow_writes: bool = Field(False, description="Offer write and destructive tools (read-only otherwise).")
     confirm: Literal["elicit", "never"] = Field(
@@ -148,7 +163,11 @@ def _describe(cls: type[ConnectorSettings], exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else ""
-        known = field in cls.model_fields
-        where = f"{cls.env_name(field)} (--{field.replace('_', '-')})" if known else "settings"
+        if field not in cls.model_fields:
+            where = "settings"
+        elif field in cls.cli_flags:
+            where = f"{cls.env_name(field)} (--{field.replace('_', '-')})"
+        else:
+            where = cls.env_name(field)
         lines.append(f"invalid setting {where}: {err['msg']}")
     return "\n".join(lines)
