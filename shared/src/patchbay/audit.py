@@ -15,13 +15,12 @@ import os
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, Protocol
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -31,17 +30,26 @@ from patchbay.redaction import MASK, Redactor
 Outcome = Literal["ok", "error", "denied", "declined", "cancelled"]
 
 
+class AuditedTool(Protocol):
+    """What the audit log needs to know about a registered tool."""
+
+    @property
+    def safety(self) -> str: ...
+
+    @property
+    def secret_args(self) -> frozenset[str]: ...
+
+
 @dataclass
 class CallRecord:
     """What the audit line of the running tool call will say beyond the request itself."""
 
-    safety: str | None = None
-    secret_args: Collection[str] = ()
     confirmation: str | None = None
     outcome: Outcome | None = None
 
 
 _current: ContextVar[CallRecord | None] = ContextVar("patchbay_call_record", default=None)
+_encoder = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def current_call() -> CallRecord:
@@ -59,62 +67,84 @@ def principal() -> str:
 
 @dataclass
 class AuditLog:
-    """Writes audit lines for one connector to stderr or a file."""
+    """Audits the `tools/call` requests of one connector to stderr or a file.
+
+    Also the place where a call's secret arguments are masked in its result, since it
+    already knows which arguments are secret.
+    """
 
     connector: str
     redactor: Redactor
+    tools: Mapping[str, AuditedTool]
     path: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _file: TextIO | None = None
+    _fd: int | None = None
 
     def open(self) -> None:
         """Open the file sink (append, owner-only) if one is configured."""
-        if self.path is not None and self._file is None:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+        if self.path is not None and self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def close(self) -> None:
         """Close the file sink."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def write(self, entry: dict[str, Any]) -> None:
         """Write one entry as a JSON line, with secrets masked."""
-        line = json.dumps(self.redactor.value(entry), separators=(",", ":"), default=str) + "\n"
-        with self._lock:
-            sink = self._file or sys.stderr
-            sink.write(line)
-            sink.flush()
+        line = self.redactor.text(_encoder.encode(entry)) + "\n"
+        if self._fd is not None:
+            # One unbuffered append per line: lines from concurrent calls never interleave.
+            os.write(self._fd, line.encode())
+        else:
+            with self._lock:
+                sys.stderr.write(line)
+                sys.stderr.flush()
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """Middleware: audit `tools/call`, pass everything else straight through."""
         if ctx.method != "tools/call":
             return await call_next(ctx)
+        params = ctx.params or {}
+        tool = self.tools.get(str(params.get("name")))
+        arguments = params.get("arguments") or {}
+        secret_names = tool.secret_args if tool is not None else frozenset()
+        secrets = [str(arguments[n]) for n in secret_names if n in arguments]
         record = CallRecord()
         token = _current.set(record)
         started = time.perf_counter()
         result: HandlerResult = None
         failure: BaseException | None = None
         try:
-            result = await call_next(ctx)
+            if secrets:
+                with self.redactor.call_secrets(secrets):
+                    result = self.redactor.value(await call_next(ctx))
+            else:
+                result = self.redactor.value(await call_next(ctx))
             return result
         except BaseException as exc:
             failure = exc
             raise
         finally:
             _current.reset(token)
-            if not _asks_for_input(result) or failure is not None:
-                self._log(ctx, record, result, failure, time.perf_counter() - started)
+            if failure is not None or not _asks_for_input(result):
+                entry = self._entry(ctx, tool, record, result, failure, time.perf_counter() - started)
+                if secrets:
+                    with self.redactor.call_secrets(secrets):
+                        self.write(entry)
+                else:
+                    self.write(entry)
 
-    def _log(
+    def _entry(
         self,
         ctx: ServerRequestContext[Any, Any],
+        tool: AuditedTool | None,
         record: CallRecord,
         result: HandlerResult,
         failure: BaseException | None,
         elapsed: float,
-    ) -> None:
+    ) -> dict[str, Any]:
         params = ctx.params or {}
         is_error = failure is not None or _field(result, "isError") is True
         outcome: Outcome = record.outcome or ("error" if is_error else "ok")
@@ -122,18 +152,18 @@ class AuditLog:
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "connector": self.connector,
             "tool": params.get("name"),
-            "call_id": uuid.uuid4().hex,
+            "call_id": os.urandom(16).hex(),
             "request_id": ctx.request_id,
             "principal": principal(),
-            "safety": record.safety,
-            "arguments": _redact_args(params.get("arguments"), record.secret_args),
+            "safety": tool.safety if tool is not None else None,
+            "arguments": _redact_args(params.get("arguments"), tool.secret_args if tool is not None else ()),
             "outcome": outcome,
             "confirmation": record.confirmation,
             "duration_ms": round(elapsed * 1000, 3),
         }
         if is_error:
             entry["error"] = _error_text(result, failure)
-        self.write(entry)
+        return entry
 
 
 def _field(result: HandlerResult, name: str) -> Any:

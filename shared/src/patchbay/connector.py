@@ -25,7 +25,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 import anyio.to_thread
 import mcp_types as types
 from mcp.server.connection import Connection
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
@@ -33,7 +33,6 @@ from mcp.shared.subscriptions import ResourceUpdated
 
 from patchbay import keys
 from patchbay.audit import AuditLog, current_call
-from patchbay.auth import verifier_for
 from patchbay.confirm import CONFIRM_PARAM, Confirmed, Summary, confirmation_parameter, settle
 from patchbay.errors import ErrorMapper, InvalidArgument, Mapper
 from patchbay.pagination import CursorCodec, InvalidCursor, Page
@@ -192,16 +191,22 @@ class Connector(Generic[SettingsT, StateT]):
         """The SDK server for one run with `settings`."""
         redactor = Redactor(settings.secret_values())
         _configure_logging(settings, redactor)
+        tools = {spec.name: spec for spec in self.enabled_tools(settings)}
         runtime: Runtime[SettingsT, StateT] = Runtime(
             connector=self,
             settings=settings,
             redactor=redactor,
-            audit=AuditLog(self.id, redactor, settings.audit_log),
+            audit=AuditLog(self.id, redactor, tools, settings.audit_log),
             cursors=CursorCodec(keys.derive(settings.state_key, "cursor"), ttl_seconds=settings.cursor_ttl_seconds),
             errors=ErrorMapper(self.error_mappers),
+            tools=tools,
         )
         state_security = RequestStateSecurity(keys=[keys.derive(settings.state_key, "request-state")])
-        auth = verifier_for(settings) if settings.transport == "http" else None
+        auth = None
+        if settings.transport == "http":
+            from patchbay.auth import verifier_for  # JWT support costs start-up time stdio never needs
+
+            auth = verifier_for(settings)
         server: MCPServer[Runtime[SettingsT, StateT]] = MCPServer(
             f"patchbay-{self.id}",
             title=self.title,
@@ -215,8 +220,7 @@ class Connector(Generic[SettingsT, StateT]):
             token_verifier=auth[1] if auth else None,
         )
         runtime.server = server
-        for spec in self.enabled_tools(settings):
-            runtime.tools[spec.name] = spec
+        for spec in tools.values():
             server.add_tool(
                 _wrap(spec, runtime),
                 name=spec.name,
@@ -305,30 +309,12 @@ class Runtime(Generic[SettingsT, StateT]):
     def install(self, server: MCPServer[Any]) -> None:
         """Wire the protocol features the SDK leaves to the server author."""
         low = server._lowlevel_server
-        server.middleware.append(self._audit_with_secrets)
+        server.middleware.append(self.audit)
         low.add_request_handler("tools/list", types.PaginatedRequestParams, self._list_tools)
         low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
         low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
         low.add_request_handler("completion/complete", types.CompleteRequestParams, self._complete)
-
-    async def _audit_with_secrets(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "tools/call":
-            return await call_next(ctx)
-        params = ctx.params or {}
-        spec = self.tools.get(str(params.get("name")))
-        arguments = params.get("arguments") or {}
-        secrets = [str(arguments[n]) for n in spec.secret_args if n in arguments] if spec else []
-
-        async def call(inner: ServerRequestContext[Any, Any]) -> HandlerResult:
-            current_call().safety = spec.safety if spec else None
-            current_call().secret_args = spec.secret_args if spec else ()
-            with self.redactor.call_secrets(secrets):
-                result: HandlerResult = self.redactor.value(await call_next(inner))
-                return result
-
-        with self.redactor.call_secrets(secrets):
-            return await self.audit(ctx, call)
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams

@@ -24,16 +24,16 @@ class Redactor:
     """Replaces every known secret value with `[REDACTED]`."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
+        self._secrets: list[str] = []
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         """Remember more secret values."""
-        self._secrets.update(s for s in secrets if len(s) >= _MIN_SECRET_LENGTH)
+        self._secrets = _longest_first(set(self._secrets) | {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH})
 
     def _active(self) -> list[str]:
-        # Longest first, so a secret that contains another is masked whole.
-        return sorted(self._secrets | _call_secrets.get(), key=len, reverse=True)
+        extra = _call_secrets.get()
+        return _longest_first(set(self._secrets) | extra) if extra else self._secrets
 
     def text(self, value: str) -> str:
         """`value` with every secret masked."""
@@ -62,6 +62,11 @@ class Redactor:
     def log_filter(self) -> logging.Filter:
         """A filter that scrubs secrets from every record passing through a handler."""
         return _RedactingFilter(self)
+
+
+def _longest_first(secrets: set[str]) -> list[str]:
+    # So that a secret containing another is masked whole.
+    return sorted(secrets, key=len, reverse=True)
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
