@@ -8,7 +8,7 @@ PORT ?= 8000
 .PHONY: run test lint bench catalog uv sync
 
 uv:
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv
+	@bash tools/ensure-uv.sh
 
 sync: uv
 	@$(UV) sync --frozen --all-packages --quiet

@@ -7,6 +7,7 @@ need server-to-client requests. `/healthz` answers without auth for probes.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -74,9 +75,11 @@ async def serve(server: MCPServer[Any], settings: ConnectorSettings) -> None:
     )
     mode = "read-write" if settings.allow_writes else "read-only"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{host}:{settings.port}{MCP_PATH}"
+    snippet = json.dumps({"mcpServers": {server.name: {"type": "http", "url": url}}})
     print(
-        f"{server.name}: serving {mode} on http://{host}:{settings.port}{MCP_PATH} "
-        f"({'stateful' if settings.stateful else 'stateless'})",
+        f"{server.name}: serving {mode} on {url} ({'stateful' if settings.stateful else 'stateless'})\n"
+        f"{server.name}: to add it to an MCP host's config: {snippet}",
         file=sys.stderr,
         flush=True,
     )
