@@ -22,14 +22,18 @@ _EXPORTS = {
     "Page": "patchbay.pagination",
     "InvalidArgument": "patchbay.errors",
     "ToolError": "patchbay.errors",
+    "MCPError": "patchbay.errors",
+    "connection_of": "patchbay.connector",
 }
 
 if TYPE_CHECKING:
     from patchbay.confirm import Confirmed as Confirmed
     from patchbay.connector import Connector as Connector
     from patchbay.connector import Runtime as Runtime
+    from patchbay.connector import connection_of as connection_of
     from patchbay.connector import runtime_of as runtime_of
     from patchbay.errors import InvalidArgument as InvalidArgument
+    from patchbay.errors import MCPError as MCPError
     from patchbay.errors import ToolError as ToolError
     from patchbay.pagination import Cursor as Cursor
     from patchbay.pagination import Page as Page

@@ -14,11 +14,13 @@ A destructive tool's result is wrapped in `Confirmed[T]`, so that "nothing was d
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
@@ -59,30 +61,34 @@ def refusal(tool: str, reason: str, setting: str) -> str:
 
 
 def confirmation_parameter(tool: str, summary: Summary, tool_params: list[str], setting: str) -> Any:
-    """The annotation of the extra parameter that makes the SDK ask before running `tool`."""
-    takes_ctx = "ctx" in inspect.signature(summary).parameters
-    wanted = [name for name in inspect.signature(summary).parameters if name in tool_params]
+    """The annotation of the extra parameter that makes the SDK ask before running `tool`.
+
+    `summary` takes the tool's arguments by name, `ctx`, and values of its own resolvers
+    (`Annotated[T, Resolve(fn)]`), e.g. the scope a connector resolves per call.
+    """
+    signature = inspect.signature(summary).parameters
+    hints = typing.get_type_hints(summary, include_extras=True)
+    resolved = {name: hints[name] for name in signature if name in find_resolved_parameters(summary)}
+    wanted = [name for name in signature if name in tool_params or name in resolved]
+    takes_ctx = "ctx" in signature
 
     async def ask_for_confirmation(patchbay_ctx: Context, **arguments: Any) -> Elicit[Confirmation]:
-        ctx = patchbay_ctx
-        _check_client_can_confirm(ctx, tool, setting)
+        _check_client_can_confirm(patchbay_ctx, tool, setting)
         kwargs = {name: arguments[name] for name in wanted}
         if takes_ctx:
-            kwargs["ctx"] = ctx
+            kwargs["ctx"] = patchbay_ctx
         question = summary(**kwargs)
         if inspect.isawaitable(question):
             question = await question
         return Elicit(str(question), Confirmation)
 
     # The SDK hands a resolver the tool's arguments by parameter name, so declare them.
-    params = [inspect.Parameter("patchbay_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)]
-    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Any) for name in tool_params]
-    ask_for_confirmation.__signature__ = inspect.Signature(params, return_annotation=Elicit[Confirmation])  # type: ignore[attr-defined]
-    ask_for_confirmation.__annotations__ = {
-        "patchbay_ctx": Context,
-        **dict.fromkeys(tool_params, Any),
-        "return": Elicit[Confirmation],
-    }
+    annotations: dict[str, Any] = {"patchbay_ctx": Context, **dict.fromkeys(tool_params, Any), **resolved}
+    ask_for_confirmation.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=a) for n, a in annotations.items()],
+        return_annotation=Elicit[Confirmation],
+    )
+    ask_for_confirmation.__annotations__ = {**annotations, "return": Elicit[Confirmation]}
     return Annotated[ElicitationResult[Confirmation], Resolve(ask_for_confirmation)]
 
 

@@ -27,6 +27,7 @@ import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
@@ -47,6 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Completer = Callable[[str, dict[str, str]], Awaitable[list[str]]]
 """Completes one argument: (partial value, other arguments) -> candidate values."""
 SubscriptionHook = Callable[["Runtime[Any, Any]", str], Awaitable[None]]
+NotificationHook = Callable[["Runtime[Any, Any]", Connection], Awaitable[None]]
 
 logger = logging.getLogger("patchbay")
 
@@ -107,6 +109,7 @@ class Connector(Generic[SettingsT, StateT]):
         self.tools: dict[str, ToolSpec] = {}
         self._registrations: list[Callable[[MCPServer[Any]], None]] = []
         self._completers: dict[tuple[str, str], Completer] = {}
+        self._notifications: dict[str, NotificationHook] = {}
         self.on_subscribe: SubscriptionHook | None = None
         self.on_unsubscribe: SubscriptionHook | None = None
 
@@ -173,6 +176,15 @@ class Connector(Generic[SettingsT, StateT]):
 
         def register(fn: Completer) -> Completer:
             self._completers[(ref, argument)] = fn
+            return fn
+
+        return register
+
+    def notification(self, method: str) -> Callable[[NotificationHook], NotificationHook]:
+        """Handle a client notification (e.g. `notifications/roots/list_changed`) per connection."""
+
+        def register(fn: NotificationHook) -> NotificationHook:
+            self._notifications[method] = fn
             return fn
 
         return register
@@ -315,6 +327,14 @@ class Runtime(Generic[SettingsT, StateT]):
         low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
         low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
         low.add_request_handler("completion/complete", types.CompleteRequestParams, self._complete)
+        for method, hook in self.connector._notifications.items():
+            low.add_notification_handler(method, types.NotificationParams, self._notify_hook(hook))
+
+    def _notify_hook(self, hook: NotificationHook) -> Callable[[ServerRequestContext[Any, Any], Any], Awaitable[None]]:
+        async def handle(ctx: ServerRequestContext[Any, Any], _: Any) -> None:
+            await hook(self, connection_of(ctx))
+
+        return handle
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
@@ -341,13 +361,13 @@ class Runtime(Generic[SettingsT, StateT]):
         uri = str(params.uri)
         if self.connector.on_subscribe is not None:
             await self.connector.on_subscribe(self, uri)
-        self._subscribers.setdefault(uri, set()).add(_connection(ctx))
+        self._subscribers.setdefault(uri, set()).add(connection_of(ctx))
         return types.EmptyResult()
 
     async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams) -> Any:
         uri = str(params.uri)
         connections = self._subscribers.get(uri, set())
-        connections.discard(_connection(ctx))
+        connections.discard(connection_of(ctx))
         if not connections:
             self._subscribers.pop(uri, None)
             if self.connector.on_unsubscribe is not None:
@@ -376,7 +396,8 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
     parameters = list(inspect.signature(fn).parameters.values())
     names = [p.name for p in parameters]
     paginated = "cursor" in names
-    arg_names = [n for n in names if not _is_context(hints.get(n))]
+    injected = find_resolved_parameters(fn)  # filled by the SDK's resolvers, not by the client
+    arg_names = [n for n in names if not _is_context(hints.get(n)) and n not in injected]
     query_names = [n for n in arg_names if n not in ("cursor", "limit")]
     destructive = spec.safety == "destructive"
     asks = destructive and runtime.settings.confirm == "elicit"
@@ -429,9 +450,11 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
     return call_tool
 
 
-def _connection(ctx: ServerRequestContext[Any, Any]) -> Connection:
-    """The client connection behind a request (the SDK makes a new session object per request)."""
-    connection: Connection = ctx.session._connection
+def connection_of(ctx: ServerRequestContext[Any, Any] | Context[Any, Any]) -> Connection:
+    """The client connection behind a request: one per client, where the SDK makes a new
+    session object per request. Key per-client state (e.g. the client's roots) by it."""
+    request = ctx.request_context if isinstance(ctx, Context) else ctx
+    connection: Connection = request.session._connection
     return connection
 
 
@@ -471,4 +494,4 @@ def _configure_logging(settings: ConnectorSettings, redactor: Redactor) -> None:
     root.setLevel(settings.log_level)
 
 
-__all__ = ["Connector", "Runtime", "Safety", "SettingsError", "ToolSpec", "runtime_of"]
+__all__ = ["Connector", "Runtime", "Safety", "SettingsError", "ToolSpec", "connection_of", "runtime_of"]

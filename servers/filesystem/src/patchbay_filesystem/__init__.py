@@ -1,0 +1,3 @@
+"""Patchbay filesystem connector."""
+
+__version__ = "0.1.0"

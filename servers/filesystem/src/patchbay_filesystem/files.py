@@ -1,0 +1,187 @@
+"""File operations on located entries: all relative to an open directory, none following links."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import secrets
+import shutil
+import stat
+
+import charset_normalizer
+
+from patchbay import ToolError
+from patchbay_filesystem.paths import Located
+
+_BINARY_SNIFF = 8192
+_RENAME_NOREPLACE = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def is_binary(data: bytes) -> bool:
+    """Whether `data` looks like a binary file (a NUL byte early on)."""
+    return b"\x00" in data[:_BINARY_SNIFF]
+
+
+def decode(data: bytes, encoding: str | None, *, truncated: bool, shown: str) -> tuple[str, str]:
+    """Text and the encoding used: the given one, else UTF-8, else a detected one."""
+    if encoding is not None:
+        try:
+            return data.decode(encoding, errors="replace"), encoding
+        except LookupError:
+            raise ToolError(f"Unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252.") from None
+    if is_binary(data):
+        raise ToolError(f"{shown!r} is a binary file; use read_media_file to read it.")
+    try:
+        # A cut at the byte cap may split the last character: drop that fragment only.
+        return data.decode("utf-8", errors="strict" if not truncated else "ignore"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data[:65536]).best()
+    if best is None or best.encoding is None:
+        raise ToolError(f"Could not tell the encoding of {shown!r}; pass encoding= explicitly.")
+    return data.decode(best.encoding, errors="replace"), best.encoding
+
+
+def read_bytes(entry: Located, limit: int, *, from_end: bool = False) -> tuple[bytes, int, bool]:
+    """Up to `limit` bytes of a regular file (its last ones with `from_end`): data, size, truncated."""
+    fd = entry.open(os.O_RDONLY)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ToolError(f"{entry.raw!r} is a directory; use list_directory.")
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"{entry.raw!r} is not a regular file.")
+        if from_end and info.st_size > limit:
+            file.seek(info.st_size - limit)
+            return file.read(limit), info.st_size, True
+        data = file.read(limit + 1)
+    return data[:limit], info.st_size, len(data) > limit
+
+
+def write_atomically(entry: Located, data: bytes) -> bool:
+    """Replace (or create) the file with `data` in one step; keeps its mode. True if created."""
+    if entry.name is None:
+        raise ToolError(f"{entry.raw!r} is an allowed directory, not a file.")
+    try:
+        current = os.stat(entry.name, dir_fd=entry.dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        current = None
+    if current is not None and stat.S_ISLNK(current.st_mode):
+        raise ToolError(f"{entry.raw!r} is a symbolic link; write_file does not follow links. Write to its target.")
+    if current is not None and not stat.S_ISREG(current.st_mode):
+        raise ToolError(f"{entry.raw!r} exists and is not a regular file.")
+    mode = stat.S_IMODE(current.st_mode) if current is not None else 0o666 & ~_UMASK
+    temporary = f".{entry.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=entry.dir_fd
+    )
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fchmod(file.fileno(), mode)
+            os.fsync(file.fileno())
+        # rename() replaces the name itself: it never writes through a link swapped in meanwhile.
+        os.rename(temporary, entry.name, src_dir_fd=entry.dir_fd, dst_dir_fd=entry.dir_fd)
+    except BaseException:
+        _unlink_quietly(temporary, entry.dir_fd)
+        raise
+    return current is None
+
+
+def copy(source: Located, destination: Located) -> int:
+    """Copy a regular file's bytes and mode; never overwrites. Returns the bytes copied."""
+    if destination.name is None:
+        raise ToolError(f"{destination.raw!r} is an allowed directory; give a new file name inside it.")
+    src = source.open(os.O_RDONLY)
+    try:
+        info = os.fstat(src)
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"{source.raw!r} is not a regular file; copy_file copies files.")
+        try:
+            dst = os.open(
+                destination.name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                stat.S_IMODE(info.st_mode),
+                dir_fd=destination.dir_fd,
+            )
+        except FileExistsError:
+            raise ToolError(f"{destination.raw!r} already exists; copy_file never overwrites.") from None
+        try:
+            copied = 0
+            while chunk := os.sendfile(dst, src, None, 1 << 24):
+                copied += chunk
+        except BaseException:
+            os.close(dst)
+            _unlink_quietly(destination.name, destination.dir_fd)
+            raise
+        os.close(dst)
+        return copied
+    finally:
+        os.close(src)
+
+
+def move(source: Located, destination: Located) -> None:
+    """Rename without ever replacing an existing destination (renameat2 RENAME_NOREPLACE)."""
+    if source.name is None or destination.name is None:
+        raise ToolError("An allowed directory itself cannot be moved or replaced.")
+    result = _libc.renameat2(
+        source.dir_fd, os.fsencode(source.name), destination.dir_fd, os.fsencode(destination.name), _RENAME_NOREPLACE
+    )
+    if result == 0:
+        return
+    code = ctypes.get_errno()
+    if code == errno.EEXIST:
+        raise ToolError(f"{destination.raw!r} already exists; move_file never overwrites.")
+    if code == errno.ENOENT:
+        raise ToolError(f"No such file or directory: {source.raw!r}.")
+    if code == errno.EXDEV:
+        raise ToolError("Source and destination are on different filesystems; copy, then delete instead.")
+    if code == errno.EINVAL:
+        raise ToolError(f"Cannot move {source.raw!r} into itself.")
+    raise OSError(code, os.strerror(code))
+
+
+def count_tree(entry: Located) -> tuple[int, int]:
+    """Files and directories below a directory (links counted as files, never followed)."""
+    files = directories = 0
+    stack = [entry.open_directory()]
+    while stack:
+        fd = stack.pop()
+        try:
+            for child in os.scandir(fd):
+                if child.is_dir(follow_symlinks=False):
+                    directories += 1
+                    try:
+                        stack.append(os.open(child.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd))
+                    except OSError:
+                        continue
+                else:
+                    files += 1
+        finally:
+            os.close(fd)
+    return files, directories
+
+
+def remove_tree(entry: Located) -> None:
+    """Delete a directory and everything below it, descriptor-relative (shutil's safe rmtree)."""
+    assert entry.name is not None
+    shutil.rmtree(entry.name, dir_fd=entry.dir_fd)
+
+
+def _unlink_quietly(name: str, dir_fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask() can only be read by setting it

@@ -1,0 +1,756 @@
+"""The filesystem connector's tools. Every path goes through the call's scope (`InScope`)."""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import mimetypes
+import os
+import posixpath
+import re
+import stat
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from urllib.parse import quote, unquote, urlparse
+
+import mcp_types as types
+from mcp.server.connection import Connection
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resources.templates import ResourceSecurity
+from pydantic import BaseModel, Field
+
+from patchbay import Connector, Cursor, InvalidArgument, MCPError, Page, Runtime, ToolError, __version__
+from patchbay_filesystem import files
+from patchbay_filesystem.paths import Located, OutOfScope, locate, normalise, root_of
+from patchbay_filesystem.scope import InScope, Scope
+from patchbay_filesystem.settings import FilesystemSettings
+from patchbay_filesystem.state import FilesystemState, filesystem_state
+from patchbay_filesystem.walk import Kind, Progress, kind_of, patterns, walk
+
+connector: Connector[FilesystemSettings, FilesystemState] = Connector(
+    "filesystem",
+    title="Filesystem",
+    version=__version__,
+    settings=FilesystemSettings,
+    description="Read, search and (when allowed) change files in the directories the operator chose.",
+    instructions=(
+        "Paths may be absolute or relative to the first allowed directory; list_allowed_directories shows "
+        "the directories you may use. Nothing outside them is reachable, through links or otherwise."
+    ),
+    lifespan=filesystem_state,
+    open_world=False,
+)
+
+Path = Annotated[str, Field(description="A path inside an allowed directory (absolute, or relative to the first).")]
+Globs = Annotated[
+    list[str], Field(description="Gitignore-style patterns to leave out, e.g. ['node_modules/', '*.log'].")
+]
+
+
+def _settings(ctx: Context) -> FilesystemSettings:
+    state: FilesystemState = connector.state(ctx)
+    return state.settings
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+# Reading ----------------------------------------------------------------------------
+
+
+class TextFile(BaseModel):
+    """Text read from a file."""
+
+    path: str
+    encoding: str
+    content: str
+    lines: int = Field(description="Lines in `content`.")
+    truncated: bool = Field(description="True when the byte cap cut the read short.")
+    size: int = Field(description="The file's size in bytes.")
+
+
+@connector.tool("read")
+async def read_text_file(
+    ctx: Context,
+    scope: InScope,
+    path: Path,
+    encoding: Annotated[str | None, Field(description="Text encoding; detected when omitted.")] = None,
+    head: Annotated[int | None, Field(ge=1, description="Only the first N lines.")] = None,
+    tail: Annotated[int | None, Field(ge=1, description="Only the last N lines.")] = None,
+    offset: Annotated[int | None, Field(ge=0, description="Skip this many lines first (0-based).")] = None,
+    limit: Annotated[int | None, Field(ge=1, description="At most this many lines (with offset).")] = None,
+    max_bytes: Annotated[int | None, Field(ge=1, description="Read at most this many bytes.")] = None,
+) -> TextFile:
+    """Read a text file, whole or in part (head, tail, or offset/limit lines), up to a byte cap."""
+    if head is not None and tail is not None:
+        raise InvalidArgument("tail", "cannot be combined with head; use one of them")
+    cap = min(max_bytes or _settings(ctx).max_read_bytes, _settings(ctx).max_read_bytes)
+    with locate(scope.roots, path) as entry:
+        data, size, truncated = files.read_bytes(entry, cap, from_end=tail is not None)
+        text, used = files.decode(data, encoding, truncated=truncated, shown=path)
+        shown = entry.path
+    lines = text.splitlines(keepends=True)
+    if tail is not None:
+        lines = lines[1:] if truncated else lines  # the first line was cut by the cap
+        lines = lines[-tail:]
+    elif head is not None:
+        lines = lines[:head]
+    elif offset is not None or limit is not None:
+        start = offset or 0
+        lines = lines[start : None if limit is None else start + limit]
+    return TextFile(path=shown, encoding=used, content="".join(lines), lines=len(lines), truncated=truncated, size=size)
+
+
+@connector.tool("read")
+async def read_media_file(ctx: Context, scope: InScope, path: Path) -> types.CallToolResult:
+    """Read an image or audio file as MCP image/audio content; other files as an embedded blob."""
+    limit = _settings(ctx).max_media_bytes
+    with locate(scope.roots, path) as entry:
+        data, size, truncated = files.read_bytes(entry, limit)
+        shown = entry.path
+    if truncated:
+        raise ToolError(f"{path!r} is {size} bytes, over the {limit}-byte cap for media files.")
+    mime = mimetypes.guess_type(shown)[0] or "application/octet-stream"
+    blob = base64.b64encode(data).decode()
+    content: types.ContentBlock
+    if mime.startswith("image/"):
+        content = types.ImageContent(type="image", data=blob, mime_type=mime)
+    elif mime.startswith("audio/"):
+        content = types.AudioContent(type="audio", data=blob, mime_type=mime)
+    else:
+        resource = types.BlobResourceContents(uri=_uri(shown), mime_type=mime, blob=blob)
+        content = types.EmbeddedResource(type="resource", resource=resource)
+    return types.CallToolResult(content=[content])
+
+
+class FileRead(BaseModel):
+    """One file of read_multiple_files: its text, or why it could not be read."""
+
+    path: str
+    content: str | None = None
+    encoding: str | None = None
+    truncated: bool = False
+    error: str | None = None
+
+
+class FilesRead(BaseModel):
+    """The files, in the order asked."""
+
+    files: list[FileRead]
+
+
+@connector.tool("read")
+async def read_multiple_files(
+    ctx: Context,
+    scope: InScope,
+    paths: Annotated[list[str], Field(min_length=1, max_length=100, description="Paths to read.")],
+) -> FilesRead:
+    """Read several text files at once; a file that fails does not stop the others."""
+    cap = _settings(ctx).max_read_bytes
+    results = []
+    for path in paths:
+        try:
+            with locate(scope.roots, path) as entry:
+                data, _, truncated = files.read_bytes(entry, cap)
+                text, used = files.decode(data, None, truncated=truncated, shown=path)
+                results.append(FileRead(path=entry.path, content=text, encoding=used, truncated=truncated))
+        except ToolError as exc:
+            results.append(FileRead(path=path, error=str(exc)))
+    return FilesRead(files=results)
+
+
+# Listing and searching ------------------------------------------------------------
+
+
+class DirectoryEntry(BaseModel):
+    """One entry of a directory."""
+
+    name: str
+    type: Kind
+    size: int = Field(description="Bytes (for a symbolic link: the link itself).")
+    modified: str
+
+
+@connector.tool("read")
+async def list_directory(
+    scope: InScope,
+    path: Path = ".",
+    sort: Annotated[Literal["name", "size", "modified"], Field(description="Order of the entries.")] = "name",
+    reverse: bool = False,
+    cursor: Cursor = None,
+    limit: Annotated[int, Field(ge=1, le=1000, description="Entries per page.")] = 200,
+) -> Page[DirectoryEntry]:
+    """List a directory's entries with their types, sizes and modification times."""
+    with locate(scope.roots, path) as entry:
+        fd = entry.open_directory()
+        try:
+            listed = [(child.name, child.stat(follow_symlinks=False)) for child in os.scandir(fd)]
+        finally:
+            os.close(fd)
+    key = {"name": lambda e: e[0], "size": lambda e: (e[1].st_size, e[0]), "modified": lambda e: (e[1].st_mtime, e[0])}
+    listed.sort(key=key[sort], reverse=reverse)
+    start = int(cursor) if cursor else 0
+    page = listed[start : start + limit]
+    end = start + len(page)
+    return Page(
+        items=[
+            DirectoryEntry(name=name, type=kind_of(info.st_mode), size=info.st_size, modified=_iso(info.st_mtime))
+            for name, info in page
+        ],
+        next_cursor=str(end) if end < len(listed) else None,
+    )
+
+
+class TreeNode(BaseModel):
+    """A directory tree entry; symbolic links are shown, never followed."""
+
+    name: str
+    type: Kind
+    children: list[TreeNode] | None = None
+
+
+class Tree(BaseModel):
+    """A directory tree, cut at the depth and entry limits."""
+
+    path: str
+    children: list[TreeNode]
+    entries: int
+    truncated: bool = Field(description="True when max_entries stopped the walk early.")
+
+
+@connector.tool("read")
+async def directory_tree(
+    ctx: Context,
+    scope: InScope,
+    path: Path = ".",
+    max_depth: Annotated[int, Field(ge=1, le=64, description="Levels below the directory to show.")] = 3,
+    max_entries: Annotated[int, Field(ge=1, le=100_000, description="Stop after this many entries.")] = 2000,
+    exclude: Globs = [],  # noqa: B006 - pydantic copies defaults
+) -> Tree:
+    """Show the tree below a directory as nested entries, up to a depth and an entry count."""
+    skip = patterns("exclude", exclude)
+    top: list[TreeNode] = []
+    directories: dict[str, TreeNode] = {}
+    progress = Progress(ctx, "walked")
+    truncated = False
+    with locate(scope.roots, path) as entry:
+        fd = entry.open_directory()
+        shown = entry.path
+        try:
+            async for found in walk(fd, progress=progress, max_depth=max_depth, exclude=skip):
+                if progress.count > max_entries:
+                    truncated = True
+                    break
+                node = TreeNode(name=found.name, type=found.kind, children=[] if found.kind == "directory" else None)
+                parent, _, _ = found.path.rpartition("/")
+                siblings = directories[parent].children if parent else top
+                assert siblings is not None
+                siblings.append(node)
+                if found.kind == "directory":
+                    directories[found.path] = node
+        finally:
+            os.close(fd)
+    return Tree(path=shown, children=top, entries=min(progress.count, max_entries), truncated=truncated)
+
+
+class FileMatch(BaseModel):
+    """A path whose name matched."""
+
+    path: str
+    type: Kind
+
+
+@connector.tool("read")
+async def search_files(
+    ctx: Context,
+    scope: InScope,
+    pattern: Annotated[
+        str, Field(min_length=1, description="Glob on paths, gitignore-style: '*.py', 'src/**/test_*.py'.")
+    ],
+    path: Path = ".",
+    exclude: Globs = [],  # noqa: B006
+    cursor: Cursor = None,
+    max_results: Annotated[int, Field(ge=1, le=10_000, description="Matches per page.")] = 200,
+) -> Page[FileMatch]:
+    """Find files and directories below a directory whose paths match a glob."""
+    wanted = patterns("pattern", [pattern])
+    assert wanted is not None
+    skip = patterns("exclude", exclude)
+    already = int(cursor) if cursor else 0
+    matches: list[FileMatch] = []
+    seen = 0
+    more = False
+    with locate(scope.roots, path) as entry:
+        fd = entry.open_directory()
+        base = entry.path
+        try:
+            async for found in walk(fd, progress=Progress(ctx, "searched"), exclude=skip):
+                if not wanted.match_file(f"{found.path}/" if found.kind == "directory" else found.path):
+                    continue
+                seen += 1
+                if seen <= already:
+                    continue
+                if len(matches) == max_results:
+                    more = True
+                    break
+                matches.append(FileMatch(path=f"{base.rstrip('/')}/{found.path}", type=found.kind))
+        finally:
+            os.close(fd)
+    return Page(items=matches, next_cursor=str(already + len(matches)) if more else None)
+
+
+class ContentMatch(BaseModel):
+    """A matching line, with context."""
+
+    path: str
+    line: int = Field(description="1-based line number.")
+    text: str
+    before: list[str] = []
+    after: list[str] = []
+
+
+class ContentSearch(BaseModel):
+    """Matching lines, and how much was searched."""
+
+    matches: list[ContentMatch]
+    files_searched: int
+    files_skipped: int = Field(description="Binary files and files over the size cap, not searched.")
+    truncated: bool = Field(description="True when max_matches stopped the search early.")
+
+
+@connector.tool("read")
+async def search_file_contents(
+    ctx: Context,
+    scope: InScope,
+    query: Annotated[str, Field(min_length=1, description="Text to find (a regular expression with regex=true).")],
+    path: Path = ".",
+    regex: bool = False,
+    case_sensitive: bool = True,
+    include: Annotated[list[str], Field(description="Only files matching these globs, e.g. ['*.py'].")] = [],  # noqa: B006
+    exclude: Globs = [],  # noqa: B006
+    context_lines: Annotated[int, Field(ge=0, le=10, description="Lines of context around each match.")] = 0,
+    max_matches_per_file: Annotated[int, Field(ge=1, le=1000)] = 20,
+    max_matches: Annotated[int, Field(ge=1, le=10_000)] = 200,
+) -> ContentSearch:
+    """Search the text of files below a directory, like grep; binary files are skipped."""
+    try:
+        needle = re.compile(query if regex else re.escape(query), 0 if case_sensitive else re.IGNORECASE)
+    except re.error as exc:
+        raise InvalidArgument("query", f"not a valid regular expression: {exc}") from None
+    only = patterns("include", include)
+    skip = patterns("exclude", exclude)
+    cap = _settings(ctx).max_read_bytes * 8
+    literal = query.encode() if not regex and case_sensitive else None
+    matches: list[ContentMatch] = []
+    searched = skipped = 0
+    with locate(scope.roots, path) as entry:
+        fd = entry.open_directory()
+        base = entry.path.rstrip("/")
+        try:
+            async for found in walk(fd, progress=Progress(ctx, "searched"), exclude=skip):
+                if found.kind != "file" or (only is not None and not only.match_file(found.path)):
+                    continue
+                if found.size > cap:
+                    skipped += 1
+                    continue
+                data = _read_quietly(found.name, found.dir_fd)
+                if data is None or files.is_binary(data):
+                    skipped += 1
+                    continue
+                searched += 1
+                if literal is not None and literal not in data:
+                    continue
+                room = min(max_matches_per_file, max_matches - len(matches))
+                matches += _matching_lines(f"{base}/{found.path}", data, needle, context_lines, room)
+                if len(matches) >= max_matches:
+                    break
+        finally:
+            os.close(fd)
+    return ContentSearch(
+        matches=matches, files_searched=searched, files_skipped=skipped, truncated=len(matches) >= max_matches
+    )
+
+
+def _read_quietly(name: str, dir_fd: int) -> bytes | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        return file.read()
+
+
+def _matching_lines(shown: str, data: bytes, needle: re.Pattern[str], context: int, room: int) -> list[ContentMatch]:
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    found = []
+    for number, line in enumerate(lines):
+        if needle.search(line):
+            found.append(
+                ContentMatch(
+                    path=shown,
+                    line=number + 1,
+                    text=line,
+                    before=lines[max(0, number - context) : number],
+                    after=lines[number + 1 : number + 1 + context],
+                )
+            )
+            if len(found) == room:
+                break
+    return found
+
+
+class FileInfo(BaseModel):
+    """What the filesystem knows about an entry (a link is described, not followed)."""
+
+    path: str
+    type: Kind
+    size: int
+    modified: str
+    accessed: str
+    changed: str
+    permissions: str = Field(description="Mode bits in octal, e.g. 0o644.")
+    owner: int
+    group: int
+    link_target: str | None = Field(None, description="Where a symbolic link leads, when that is in scope.")
+
+
+@connector.tool("read")
+async def get_file_info(scope: InScope, path: Path) -> FileInfo:
+    """Describe a file, directory or link: type, size, times, permissions, owner."""
+    with locate(scope.roots, path, follow=False) as entry:
+        info = entry.lstat()
+        shown = entry.path
+    target = None
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            with locate(scope.roots, shown) as resolved:
+                target = resolved.path
+        except OutOfScope:
+            target = "(outside the allowed directories)"
+        except ToolError:
+            target = "(missing)"
+    return FileInfo(
+        path=shown,
+        type=kind_of(info.st_mode),
+        size=info.st_size,
+        modified=_iso(info.st_mtime),
+        accessed=_iso(info.st_atime),
+        changed=_iso(info.st_ctime),
+        permissions=oct(stat.S_IMODE(info.st_mode)),
+        owner=info.st_uid,
+        group=info.st_gid,
+        link_target=target,
+    )
+
+
+class AllowedDirectory(BaseModel):
+    """A directory in scope, and why."""
+
+    path: str
+    source: str
+
+
+class AllowedDirectories(BaseModel):
+    """The directories this call may use."""
+
+    directories: list[AllowedDirectory]
+    narrowed_by_client_roots: bool = Field(
+        description="True when the client's roots narrowed the operator's directories."
+    )
+
+
+@connector.tool("read")
+async def list_allowed_directories(scope: InScope) -> AllowedDirectories:
+    """Show the directories you may use and where each came from (operator or client roots)."""
+    return AllowedDirectories(
+        directories=[AllowedDirectory(path=root.path, source=root.source) for root in scope.roots],
+        narrowed_by_client_roots=scope.narrowed_by_client,
+    )
+
+
+# Writing ----------------------------------------------------------------------------
+
+
+class Written(BaseModel):
+    """A file written."""
+
+    path: str
+    bytes: int
+    created: bool
+
+
+@connector.tool("write", idempotent=True)
+async def write_file(
+    scope: InScope,
+    path: Path,
+    content: Annotated[str, Field(description="The file's new content.")],
+    encoding: Annotated[str, Field(description="Encoding to write with.")] = "utf-8",
+) -> Written:
+    """Create a file or replace its content, atomically (readers never see half a file); keeps its permissions."""
+    try:
+        data = content.encode(encoding)
+    except LookupError:
+        raise InvalidArgument("encoding", f"unknown encoding {encoding!r}") from None
+    with locate(scope.roots, path, follow=False) as entry:
+        created = files.write_atomically(entry, data)
+        return Written(path=entry.path, bytes=len(data), created=created)
+
+
+class Edit(BaseModel):
+    """Replace exact text."""
+
+    old_text: str = Field(min_length=1, description="Exact text to find, whitespace included.")
+    new_text: str = Field(description="Text to put in its place.")
+    replace_all: bool = Field(False, description="Replace every occurrence, not just a unique one.")
+
+
+class Edited(BaseModel):
+    """The edits, as a unified diff."""
+
+    path: str
+    diff: str
+    applied: bool = Field(description="False for a dry run.")
+    replacements: int
+
+
+@connector.tool("write")
+async def edit_file(
+    ctx: Context,
+    scope: InScope,
+    path: Path,
+    edits: Annotated[list[Edit], Field(min_length=1, description="Applied in order.")],
+    dry_run: Annotated[bool, Field(description="Only show the diff; change nothing.")] = False,
+) -> Edited:
+    """Make exact text replacements in a file; each must match once unless replace_all. Returns the diff."""
+    cap = _settings(ctx).max_read_bytes
+    with locate(scope.roots, path, follow=False) as entry:
+        data, _, truncated = files.read_bytes(entry, cap)
+        if truncated:
+            raise ToolError(f"{path!r} is larger than {cap} bytes; edit_file only edits files it can read whole.")
+        before, used = files.decode(data, None, truncated=False, shown=path)
+        after, replacements = before, 0
+        for number, edit in enumerate(edits, start=1):
+            count = after.count(edit.old_text)
+            if count == 0:
+                raise ToolError(f"Edit {number}: old_text was not found (it must match exactly, whitespace too).")
+            if count > 1 and not edit.replace_all:
+                raise ToolError(
+                    f"Edit {number}: old_text matches {count} places; include more context or set replace_all."
+                )
+            after = after.replace(edit.old_text, edit.new_text)
+            replacements += count
+        diff = "".join(
+            difflib.unified_diff(
+                before.splitlines(keepends=True), after.splitlines(keepends=True), entry.path, entry.path
+            )
+        )
+        if not dry_run:
+            files.write_atomically(entry, after.encode(used))
+        return Edited(path=entry.path, diff=diff, applied=not dry_run, replacements=replacements)
+
+
+class DirectoryCreated(BaseModel):
+    """A directory made (with any missing parents)."""
+
+    path: str
+    created: bool = Field(description="False when it already existed.")
+
+
+@connector.tool("write", idempotent=True)
+async def create_directory(scope: InScope, path: Path) -> DirectoryCreated:
+    """Create a directory, and any missing parents; succeeds if it already exists."""
+    full = normalise(scope.roots, path)
+    root = root_of(scope.roots, full)
+    if root is None:
+        raise OutOfScope(path)
+    created = False
+    parts = full[len(root.path) :].strip("/").split("/")
+    for depth in range(1, len(parts) + 1):
+        with locate(scope.roots, posixpath.join(root.path, *parts[:depth])) as step:
+            try:
+                info = step.lstat()
+            except ToolError:
+                os.mkdir(step.name or ".", dir_fd=step.dir_fd)
+                created = True
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                raise ToolError(f"{step.path!r} exists and is not a directory.")
+            shown = step.path
+    return DirectoryCreated(path=shown if not created else posixpath.join(root.path, *parts), created=created)
+
+
+class Copied(BaseModel):
+    """A file copied."""
+
+    source: str
+    destination: str
+    bytes: int
+
+
+@connector.tool("write")
+async def copy_file(scope: InScope, source: Path, destination: Path) -> Copied:
+    """Copy a file to a new path; fails if the destination exists (never overwrites)."""
+    with (
+        locate(scope.roots, source) as src,
+        locate(scope.roots, destination, follow=False) as dst,
+    ):
+        copied = files.copy(src, dst)
+        return Copied(source=src.path, destination=dst.path, bytes=copied)
+
+
+class Moved(BaseModel):
+    """A file or directory moved or renamed."""
+
+    source: str
+    destination: str
+
+
+@connector.tool("write")
+async def move_file(scope: InScope, source: Path, destination: Path) -> Moved:
+    """Move or rename a file or directory; fails if the destination exists (never overwrites)."""
+    with (
+        locate(scope.roots, source, follow=False) as src,
+        locate(scope.roots, destination, follow=False) as dst,
+    ):
+        files.move(src, dst)
+        return Moved(source=src.path, destination=dst.path)
+
+
+# Deleting ---------------------------------------------------------------------------
+
+
+class DeletedFile(BaseModel):
+    """A file removed."""
+
+    path: str
+
+
+def _file_question(scope: InScope, path: str) -> str:
+    with locate(scope.roots, path, follow=False) as entry:
+        info = entry.lstat()
+        return f"Delete {_describe(info.st_mode)} {entry.path!r} ({info.st_size} bytes)? This cannot be undone."
+
+
+def _describe(mode: int) -> str:
+    return {"symlink": "the symbolic link", "directory": "the directory"}.get(kind_of(mode), "the file")
+
+
+@connector.tool("destructive", confirm=_file_question)
+async def delete_file(scope: InScope, path: Path) -> DeletedFile:
+    """Delete one file (or symbolic link). The user is asked to confirm first."""
+    with locate(scope.roots, path, follow=False) as entry:
+        if entry.name is None or stat.S_ISDIR(entry.lstat().st_mode):
+            raise ToolError(f"{path!r} is a directory; use delete_directory.")
+        os.unlink(entry.name, dir_fd=entry.dir_fd)
+        return DeletedFile(path=entry.path)
+
+
+class DeletedDirectory(BaseModel):
+    """A directory removed, with what it held."""
+
+    path: str
+    files: int
+    directories: int
+
+
+def _directory_question(scope: InScope, path: str, recursive: bool = False) -> str:
+    with locate(scope.roots, path, follow=False) as entry:
+        _check_directory(entry, path)
+        files_below, directories_below = files.count_tree(entry)
+    if files_below == directories_below == 0:
+        return f"Delete the empty directory {entry.path!r}?"
+    if not recursive:
+        return f"Delete the directory {entry.path!r}? (It is not empty, so this will fail without recursive=true.)"
+    return (
+        f"Delete the directory {entry.path!r} and everything in it: {files_below} files and "
+        f"{directories_below} subdirectories? This cannot be undone."
+    )
+
+
+def _check_directory(entry: Located, path: str) -> None:
+    if entry.name is None:
+        raise ToolError(f"{path!r} is an allowed directory itself; it cannot be deleted.")
+    if not stat.S_ISDIR(entry.lstat().st_mode):
+        raise ToolError(f"{path!r} is not a directory; use delete_file.")
+
+
+@connector.tool("destructive", confirm=_directory_question)
+async def delete_directory(
+    scope: InScope,
+    path: Path,
+    recursive: Annotated[bool, Field(description="Also delete everything inside it.")] = False,
+) -> DeletedDirectory:
+    """Delete a directory; one that is not empty only with recursive=true. The user is asked first."""
+    with locate(scope.roots, path, follow=False) as entry:
+        _check_directory(entry, path)
+        files_below, directories_below = files.count_tree(entry)
+        assert entry.name is not None
+        if files_below or directories_below:
+            if not recursive:
+                raise ToolError(
+                    f"{path!r} is not empty ({files_below} files, {directories_below} subdirectories); "
+                    "pass recursive=true to delete it with everything in it."
+                )
+            files.remove_tree(entry)
+        else:
+            os.rmdir(entry.name, dir_fd=entry.dir_fd)
+        return DeletedDirectory(path=entry.path, files=files_below, directories=directories_below)
+
+
+# Resources --------------------------------------------------------------------------
+
+
+def _uri(path: str) -> str:
+    return "file://" + quote(path)
+
+
+def _ceiling(ctx: Context) -> Scope:
+    state: FilesystemState = connector.state(ctx)
+    return Scope(state.ceiling, narrowed_by_client=False)
+
+
+@connector.resource(
+    "file://{+path}",
+    name="file",
+    description="A file in an allowed directory.",
+    security=ResourceSecurity(exempt_params={"path"}),  # locate() checks the path itself
+)
+async def file_resource(path: str, ctx: Context) -> str | bytes:
+    settings = _settings(ctx)
+    with locate(_ceiling(ctx).roots, path) as entry:
+        data, size, truncated = files.read_bytes(entry, settings.max_media_bytes)
+    if truncated:
+        raise ToolError(f"{path!r} is {size} bytes, over the {settings.max_media_bytes}-byte cap.")
+    if files.is_binary(data):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+async def _watch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str) -> None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        raise MCPError(code=types.INVALID_PARAMS, message="Only file:// resources can be subscribed to.")
+    try:
+        with locate(runtime.state.ceiling, unquote(parsed.path)) as entry:
+            is_directory = stat.S_ISDIR(entry.lstat().st_mode)
+            path = entry.path
+    except ToolError as exc:
+        raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
+    runtime.state.watchers.start(uri, path, is_directory, runtime.resource_updated)
+
+
+async def _unwatch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str) -> None:
+    runtime.state.watchers.stop(uri)
+
+
+connector.on_subscribe = _watch
+connector.on_unsubscribe = _unwatch
+
+
+@connector.notification("notifications/roots/list_changed")
+async def _roots_changed(runtime: Runtime[FilesystemSettings, FilesystemState], connection: Connection) -> None:
+    runtime.state.roots.changed(connection)
