@@ -49,12 +49,12 @@ def decode(data: bytes, encoding: str | None, *, truncated: bool, shown: str) ->
 def read_bytes(entry: Located, limit: int, *, from_end: bool = False) -> tuple[bytes, int, bool]:
     """Up to `limit` bytes of a regular file (its last ones with `from_end`): data, size, truncated."""
     fd = entry.open(os.O_RDONLY)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a directory; use list_directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ToolError(f"{entry.raw!r} is {kind}.")
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise ToolError(f"{entry.raw!r} is a directory; use list_directory.")
-        if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{entry.raw!r} is not a regular file.")
         if from_end and info.st_size > limit:
             file.seek(info.st_size - limit)
             return file.read(limit), info.st_size, True

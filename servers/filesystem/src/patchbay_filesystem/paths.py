@@ -73,6 +73,8 @@ class Located:
             return os.open(self.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=self.dir_fd)
         except FileNotFoundError:
             raise NotFound(self.raw) from None
+        except IsADirectoryError:
+            raise ToolError(f"{self.raw!r} is a directory; use list_directory.") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # swapped for a link since it was located
                 raise ToolError(f"{self.raw!r} changed while being opened; try again.") from None
