@@ -1,0 +1,169 @@
+"""Resources, subscriptions, client roots, progress and cancellation; the command line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client
+
+from patchbay.testing import connect, stdio_server
+from patchbay_filesystem.server import connector
+
+pytestmark = pytest.mark.anyio
+
+
+def roots_answering(*paths: Path) -> Any:
+    async def list_roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=f"file://{p}", name=p.name) for p in paths])  # type: ignore[arg-type]
+
+    return list_roots
+
+
+async def test_file_resource_reads_text_and_binary(tree: Path, era: str) -> None:
+    async with connect(connector, {"roots": [str(tree)]}, era=era) as client:
+        templates = await client.list_resource_templates()
+        text = await client.read_resource(f"file://{tree}/README.md")
+        binary = await client.read_resource(f"file://{tree}/blob.bin")
+    assert [t.uri_template for t in templates.resource_templates] == ["file://{+path}"]
+    assert text.contents[0].text.startswith("# Project")  # type: ignore[union-attr]
+    assert binary.contents[0].blob  # type: ignore[union-attr]
+
+
+async def test_subscribers_hear_about_changes_to_a_file_and_a_directory(tree: Path) -> None:
+    heard: list[str] = []
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+            changed.set()
+
+    file_uri, dir_uri = f"file://{tree}/README.md", f"file://{tree}/docs"
+    async with connect(connector, {"roots": [str(tree)]}, era="legacy", message_handler=on_message) as client:
+        await client.subscribe_resource(file_uri)
+        await client.subscribe_resource(dir_uri)
+        await anyio.sleep(0.3)  # let the watchers start
+        (tree / "README.md").write_text("changed\n")
+        with anyio.fail_after(10):
+            await changed.wait()
+        assert file_uri in heard
+        changed = anyio.Event()
+        (tree / "docs" / "new.txt").write_text("new\n")
+        with anyio.fail_after(10):
+            while dir_uri not in heard:
+                await changed.wait()
+                changed = anyio.Event()
+        await client.unsubscribe_resource(file_uri)
+        await client.unsubscribe_resource(dir_uri)
+        heard.clear()
+        (tree / "README.md").write_text("changed again\n")
+        await anyio.sleep(0.6)
+    assert heard == []
+
+
+async def test_subscribing_outside_the_scope_is_refused(tree: Path, tmp_path: Path) -> None:
+    async with connect(connector, {"roots": [str(tree)]}, era="legacy") as client:
+        with pytest.raises(Exception, match="outside the allowed directories"):
+            await client.subscribe_resource(f"file://{tmp_path}")
+
+
+async def test_client_roots_narrow_the_scope(tree: Path, era: str) -> None:
+    async with connect(
+        connector, {"roots": [str(tree)]}, era=era, list_roots_callback=roots_answering(tree / "src")
+    ) as client:
+        allowed = (await client.call_tool("list_allowed_directories", {})).structured_content
+        inside = await client.call_tool("read_text_file", {"path": "main.py"})  # relative to the first root: src
+        outside = await client.call_tool("read_text_file", {"path": str(tree / "README.md")})
+    assert allowed == {
+        "directories": [
+            {"path": str(tree / "src"), "source": f"client root file://{tree}/src (within operator directory {tree})"}
+        ],
+        "narrowed_by_client_roots": True,
+    }
+    assert not inside.is_error
+    assert outside.is_error
+    assert "Access denied" in outside.content[0].text
+
+
+async def test_long_walks_report_progress(tree: Path, era: str) -> None:
+    for i in range(30):
+        folder = tree / "many" / f"d{i}"
+        folder.mkdir(parents=True)
+        for j in range(100):
+            (folder / f"f{j}.txt").write_text("x")
+    updates: list[float] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        updates.append(done)
+
+    async with connect(connector, {"roots": [str(tree)]}, era=era) as client:
+        result = await client.call_tool(
+            "directory_tree", {"path": "many", "max_entries": 5000}, progress_callback=progress
+        )
+    assert not result.is_error
+    assert updates[:1] == [2000.0]
+
+
+async def test_a_cancelled_search_leaves_the_server_responsive(tree: Path) -> None:
+    for i in range(40):
+        folder = tree / "big" / f"d{i}"
+        folder.mkdir(parents=True)
+        for j in range(100):
+            (folder / f"f{j}.txt").write_text("needle\n" * 50)
+    async with connect(connector, {"roots": [str(tree)]}, era="legacy") as client:
+        with anyio.move_on_after(0.05):
+            await client.call_tool("search_file_contents", {"query": "absent", "path": "big"})
+        after = await client.call_tool("read_text_file", {"path": "README.md"})
+    assert not after.is_error
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "patchbay_filesystem", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_without_directories_it_refuses_to_start_and_says_how() -> None:
+    result = run_cli(env={"PATCHBAY_FILESYSTEM_ROOTS": ""})
+    assert result.returncode == 2
+    assert "no directories given" in result.stderr
+    assert "patchbay-filesystem DIR..." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_directory_is_named(tmp_path: Path) -> None:
+    result = run_cli(str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert f"{tmp_path}/nope is not an existing directory" in result.stderr
+
+
+async def test_the_console_script_serves_directories_over_stdio(tree: Path, era: str) -> None:
+    params = stdio_server([sys.executable, "-m", "patchbay_filesystem", str(tree)])
+    async with Client(params, mode=era) as client:
+        listed = await client.call_tool("list_allowed_directories", {})
+        read = await client.call_tool("read_text_file", {"path": "README.md"})
+    assert listed.structured_content is not None
+    assert listed.structured_content["directories"][0]["path"] == str(tree)
+    assert read.structured_content is not None
+    assert read.structured_content["content"].startswith("# Project")
+
+
+async def test_directories_can_come_from_the_environment(tree: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    params = stdio_server(
+        [sys.executable, "-m", "patchbay_filesystem"], env={"PATCHBAY_FILESYSTEM_ROOTS": f"{tree}:{other}"}
+    )
+    async with Client(params) as client:
+        listed = await client.call_tool("list_allowed_directories", {})
+    assert listed.structured_content is not None
+    assert [d["path"] for d in listed.structured_content["directories"]] == [str(tree), str(other)]
