@@ -13,9 +13,9 @@ uv:
 sync: uv
 	@$(UV) sync --frozen --all-packages --quiet
 
-## run: start the example connector over Streamable HTTP on 127.0.0.1:$(PORT), read-only
+## run: serve the current directory read-only with the filesystem connector, Streamable HTTP on 127.0.0.1:$(PORT)
 run: sync
-	$(UV) run --frozen python -m patchbay.example --transport http --host 127.0.0.1 --port $(PORT)
+	$(UV) run --frozen patchbay-filesystem --transport http --host 127.0.0.1 --port $(PORT) "$(CURDIR)"
 
 ## test: lint, then the whole test suite
 test: lint
@@ -27,9 +27,10 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-## bench: base overhead vs a bare MCPServer (per call and start-up)
+## bench: base overhead vs a bare MCPServer; filesystem connector vs the reference Node server
 bench: sync
 	$(UV) run --frozen python bench/base_overhead.py
+	$(UV) run --frozen python bench/filesystem_vs_reference.py
 
 ## catalog: nothing to catalog until the distribution issue lands
 catalog: sync
