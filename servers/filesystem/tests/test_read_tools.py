@@ -146,15 +146,29 @@ async def test_list_directory_with_types_sizes_sorting_and_pages(tree: Path, era
 
 async def test_directory_tree_depth_entries_exclusions_and_links(tree: Path, era: str) -> None:
     full = await data(tree, era, "directory_tree", max_depth=5)
-    top = {node["name"]: node for node in full["children"]}
-    assert top["main-link.py"] == {"name": "main-link.py", "type": "symlink", "children": None}
-    src = {node["name"]: node for node in top["src"]["children"]}
-    assert [n["name"] for n in src["pkg"]["children"]] == ["util.py"]
-    assert full["truncated"] is False
+    assert full["tree"].splitlines() == [
+        "README.md",
+        "blob.bin",
+        "docs/",
+        "  guide.txt",
+        "  latin1.txt",
+        "main-link.py@",
+        "node_modules/",
+        "  dep/",
+        "    index.js",
+        "pixel.png",
+        "src/",
+        "  main.py",
+        "  pkg/",
+        "    util.py",
+    ]
+    assert (full["path"], full["entries"], full["truncated"]) == (str(tree), 14, False)
     shallow = await data(tree, era, "directory_tree", max_depth=1)
-    assert all(node.get("children") in (None, []) for node in shallow["children"])
+    assert all(not line.startswith(" ") for line in shallow["tree"].splitlines())
     excluded = await data(tree, era, "directory_tree", exclude=["node_modules/", "*.png"])
-    assert {n["name"] for n in excluded["children"]} == set(top) - {"node_modules", "pixel.png"}
+    assert "node_modules/" not in excluded["tree"]
+    assert "pixel.png" not in excluded["tree"]
+    assert "  guide.txt" in excluded["tree"]
     capped = await data(tree, era, "directory_tree", max_entries=3)
     assert (capped["entries"], capped["truncated"]) == (3, True)
 

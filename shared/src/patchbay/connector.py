@@ -38,6 +38,7 @@ from patchbay.confirm import CONFIRM_PARAM, Confirmed, Summary, confirmation_par
 from patchbay.errors import ErrorMapper, InvalidArgument, Mapper
 from patchbay.pagination import CursorCodec, InvalidCursor, Page
 from patchbay.redaction import Redactor
+from patchbay.schemas import inline_refs
 from patchbay.settings import ConnectorSettings, SettingsError
 
 Safety = Literal["read", "write", "destructive"]
@@ -282,6 +283,7 @@ class Runtime(Generic[SettingsT, StateT]):
     _users: int = 0
     _exit: AbstractAsyncContextManager[Any] | None = None
     _subscribers: dict[str, set[Connection]] = field(default_factory=dict)
+    _tools_listed: list[types.Tool] | None = None
 
     @property
     def state(self) -> StateT:
@@ -339,8 +341,7 @@ class Runtime(Generic[SettingsT, StateT]):
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
     ) -> types.ListToolsResult:
-        assert self.server is not None
-        tools = await self.server.list_tools()
+        tools = await self._listed_tools()
         size = self.settings.tools_page_size
         query = {"method": "tools/list"}
         start = 0
@@ -352,6 +353,18 @@ class Runtime(Generic[SettingsT, StateT]):
         end = start + size
         next_cursor = self.cursors.encode(str(end), query) if end < len(tools) else None
         return types.ListToolsResult(tools=tools[start:end], next_cursor=next_cursor)
+
+    async def _listed_tools(self) -> list[types.Tool]:
+        """The tools as listed, built once: output schemas with their references inlined."""
+        if self._tools_listed is None:
+            assert self.server is not None
+            self._tools_listed = [
+                tool.model_copy(update={"output_schema": inline_refs(tool.output_schema)})
+                if tool.output_schema
+                else tool
+                for tool in await self.server.list_tools()
+            ]
+        return self._tools_listed
 
     async def _set_level(self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams) -> Any:
         # Accepted so hosts can set it; the base sends no log notifications of its own.

@@ -202,21 +202,19 @@ async def list_directory(
     )
 
 
-class TreeNode(BaseModel):
-    """A directory tree entry; symbolic links are shown, never followed."""
-
-    name: str
-    type: Kind
-    children: list[TreeNode] | None = None
-
-
 class Tree(BaseModel):
-    """A directory tree, cut at the depth and entry limits."""
+    """A directory tree as an indented listing, cut at the depth and entry limits."""
 
     path: str
-    children: list[TreeNode]
+    tree: str = Field(
+        description="One entry per line, indented two spaces per level; directories end with '/', "
+        "symbolic links with '@' (shown, not followed), other special files with '?'."
+    )
     entries: int
     truncated: bool = Field(description="True when max_entries stopped the walk early.")
+
+
+_MARKS = {"directory": "/", "symlink": "@", "other": "?", "file": ""}
 
 
 @connector.tool("read")
@@ -228,10 +226,9 @@ async def directory_tree(
     max_entries: Annotated[int, Field(ge=1, le=100_000, description="Stop after this many entries.")] = 2000,
     exclude: Globs = [],  # noqa: B006 - pydantic copies defaults
 ) -> Tree:
-    """Show the tree below a directory as nested entries, up to a depth and an entry count."""
+    """Show the tree below a directory, up to a depth and an entry count."""
     skip = patterns("exclude", exclude)
-    top: list[TreeNode] = []
-    directories: dict[str, TreeNode] = {}
+    children: dict[str, list[tuple[str, str]]] = {"": []}  # directory path -> (name + mark, path)
     progress = Progress(ctx, "walked")
     truncated = False
     with locate(scope.roots, path) as entry:
@@ -242,16 +239,19 @@ async def directory_tree(
                 if progress.count > max_entries:
                     truncated = True
                     break
-                node = TreeNode(name=found.name, type=found.kind, children=[] if found.kind == "directory" else None)
-                parent, _, _ = found.path.rpartition("/")
-                siblings = directories[parent].children if parent else top
-                assert siblings is not None
-                siblings.append(node)
+                parent = found.path.rpartition("/")[0]
+                children[parent].append((found.name + _MARKS[found.kind], found.path))
                 if found.kind == "directory":
-                    directories[found.path] = node
+                    children[found.path] = []
         finally:
             os.close(fd)
-    return Tree(path=shown, children=top, entries=min(progress.count, max_entries), truncated=truncated)
+    lines: list[str] = []
+    stack = [(item, 0) for item in reversed(children[""])]
+    while stack:
+        (label, at), depth = stack.pop()
+        lines.append("  " * depth + label)
+        stack += [(item, depth + 1) for item in reversed(children.get(at, []) if label.endswith("/") else [])]
+    return Tree(path=shown, tree="\n".join(lines), entries=len(lines), truncated=truncated)
 
 
 class FileMatch(BaseModel):
@@ -351,10 +351,7 @@ async def search_file_contents(
             async for found in walk(fd, progress=Progress(ctx, "searched"), exclude=skip):
                 if found.kind != "file" or (only is not None and not only.match_file(found.path)):
                     continue
-                if found.size > cap:
-                    skipped += 1
-                    continue
-                data = _read_quietly(found.name, found.dir_fd)
+                data = _read_quietly(found.name, found.dir_fd, cap)
                 if data is None or files.is_binary(data):
                     skipped += 1
                     continue
@@ -372,12 +369,15 @@ async def search_file_contents(
     )
 
 
-def _read_quietly(name: str, dir_fd: int) -> bytes | None:
+def _read_quietly(name: str, dir_fd: int, cap: int) -> bytes | None:
+    """A file's bytes, or None when it cannot be read or is over `cap`."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as file:
+        if os.fstat(fd).st_size > cap:
+            return None
         return file.read()
 
 

@@ -55,9 +55,18 @@ class Found:
     name: str
     kind: Kind
     depth: int
-    size: int
-    mtime: float
     dir_fd: int
+
+
+def _kind(entry: os.DirEntry[str]) -> Kind:
+    # From the directory listing itself (d_type): no stat() per entry.
+    if entry.is_symlink():
+        return "symlink"
+    if entry.is_dir(follow_symlinks=False):
+        return "directory"
+    if entry.is_file(follow_symlinks=False):
+        return "file"
+    return "other"
 
 
 class Progress:
@@ -102,14 +111,13 @@ async def walk(
                 for entry in entries:
                     path = f"{prefix}{entry.name}"
                     try:
-                        info = entry.stat(follow_symlinks=False)
+                        kind = _kind(entry)
                     except OSError:
                         continue  # vanished while walking
-                    kind = kind_of(info.st_mode)
                     if exclude is not None and exclude.match_file(f"{path}/" if kind == "directory" else path):
                         continue
                     await progress.tick()
-                    yield Found(path, entry.name, kind, depth, info.st_size, info.st_mtime, fd)
+                    yield Found(path, entry.name, kind, depth, fd)
                     if kind == "directory" and (max_depth is None or depth < max_depth):
                         try:
                             child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)

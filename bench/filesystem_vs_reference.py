@@ -1,0 +1,817 @@
+"""The filesystem connector against the reference Node server, on one generated tree.
+
+Compares `patchbay-filesystem` (ours, `python -m patchbay_filesystem TREE`, read-only
+default) with the reference MCP filesystem server (npm `@modelcontextprotocol/server-filesystem`,
+pinned and installed by `tools/ensure-reference-fs.sh`, run on the system Node) on the same
+tree of 20,000 files, generated once per run in a temporary folder. Both are driven by the
+same Python client, `mcp.Client(StdioServerParameters(...), mode="auto")`, over stdio, side
+by side, alternating in ABBA blocks so that drift on a shared machine hits both:
+
+1. `list_directory` of a small folder (many calls), with ours also in the legacy era (the
+   only one the reference speaks), and a floor row: a bare `MCPServer` echo
+   (`bench/bare_echo.py`), the least any Python server costs per call with this client;
+2. `directory_tree` of the whole tree (the reference has no depth limit, so ours is asked
+   for every level and a cap above the tree's size), and of one top folder (a bounded reply);
+3. `search_files` for a name pattern over the whole tree;
+4. `search_file_contents`: the reference has no content search; ours is timed alone over
+   the whole tree, and against the closest thing the reference offers on one top folder
+   (`search_files` + `read_multiple_files`, then a grep in the client).
+
+Every reply is checked against what the generator made (entry and match counts), and its
+size is reported (the SDK client is slow on very long stdio lines, so the client can
+dominate a large reply), with what the client's output-schema check costs on it. The
+calls are also timed over a raw JSON-RPC pipe (no SDK client: write the request, read the
+reply line), which shows the servers' side alone. Ours keeps its audit log on, into a
+temporary file.
+
+Speedup is reference/ours on the medians. Targets: at least 3x on tree and search, at
+least 1x (no slower) on small calls. Always exits 0: a benchmark reports, it does not gate.
+About a minute; the first run also installs the reference with npm (a few seconds).
+
+    uv run --frozen python bench/filesystem_vs_reference.py [--small-calls N] [--rounds N]
+        [--raw-rounds N] [--reference-node PATH] [--no-reference] [--no-ours] [--keep-tree]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+ENSURE_REFERENCE = ROOT / "tools" / "ensure-reference-fs.sh"
+TREE_TARGET = 3.0  # minimum speedup (reference/ours) on tree and search
+SMALL_TARGET = 1.0  # small calls: no slower
+
+# The generated tree: TOPS x SUBS folders; in each, FILES files, the last NESTED of them two
+# levels further down (sub/deep/lvl2/), so the tree is 5 levels deep at most.
+TOPS, SUBS, FILES, NESTED = 20, 10, 100, 10
+BINARY_FILE = 50  # in every top's s0: f050.bin, binary (no .txt), 20 in all
+NEEDLE = "needle"
+NEEDLE_EVERY = 37  # a file whose global index divides by this has one line with the needle
+WORDS: tuple[str, ...] = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa")
+WORDS += ("lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon")
+SMALL_DIR = "d00"  # 10 sub-folders: the small listing
+TOP_DIR = "d03"  # one top folder: the bounded tree and the emulated content search
+NAME_SUFFIX = "7.txt"  # search_files: names ending in 7.txt, 10% of the files
+
+
+# --------------------------------------------------------------------------------------
+# The tree
+
+
+@dataclass
+class Tree:
+    """What the generator made, to check every reply against."""
+
+    root: Path
+    files: int = 0
+    dirs: int = 0
+    binaries: int = 0
+    bytes: int = 0
+    needle_lines: int = 0
+    suffix_files: int = 0
+    top_entries: int = 0  # entries below TOP_DIR (not counting itself)
+    top_needle_lines: int = 0
+    seconds: float = 0.0
+
+    @property
+    def entries(self) -> int:
+        return self.files + self.dirs
+
+
+def generate_tree(root: Path) -> Tree:
+    """Deterministic: the same names and contents on every run."""
+    started = time.perf_counter()
+    root = root.resolve()  # the servers report real paths
+    tree = Tree(root)
+    binary = bytes(range(256)) * 4
+    for d in range(TOPS):
+        top = f"d{d:02d}"
+        tree.dirs += 1
+        for s in range(SUBS):
+            base = root / top / f"s{s}"
+            deep = base / "deep" / "lvl2"
+            deep.mkdir(parents=True)
+            tree.dirs += 3
+            if top == TOP_DIR:
+                tree.top_entries += 3
+            for f in range(FILES):
+                where = base if f < FILES - NESTED else deep
+                tree.files += 1
+                if top == TOP_DIR:
+                    tree.top_entries += 1
+                if s == 0 and f == BINARY_FILE:
+                    (where / f"f{f:03d}.bin").write_bytes(binary)
+                    tree.binaries += 1
+                    tree.bytes += len(binary)
+                    continue
+                i = (d * SUBS + s) * FILES + f
+                lines = [" ".join(WORDS[(i + k * 7 + j) % len(WORDS)] for j in range(8)) for k in range(6 + i % 5)]
+                if i % NEEDLE_EVERY == 0:
+                    lines.insert(i % 4, f"the {NEEDLE} is here, in file number {i}")
+                    tree.needle_lines += 1
+                    if top == TOP_DIR:
+                        tree.top_needle_lines += 1
+                text = "\n".join(lines) + "\n"
+                (where / f"f{f:03d}.txt").write_text(text)
+                tree.bytes += len(text)
+                if f"f{f:03d}.txt".endswith(NAME_SUFFIX):
+                    tree.suffix_files += 1
+    tree.seconds = time.perf_counter() - started
+    return tree
+
+
+# --------------------------------------------------------------------------------------
+# The two servers and what each is asked
+
+Results = list[tuple[str, Any]]  # (tool name, CallToolResult) for each call one unit of work made
+Runner = Callable[[Any], Awaitable[Results]]  # given an mcp.Client
+
+
+@dataclass
+class Side:
+    """How to ask one server for one operation, and how to count what it answered."""
+
+    run: Runner
+    count: Callable[[Results], int]
+    calls: list[tuple[str, dict[str, Any]]]  # the tools/call requests, for the raw pipe and the report
+
+
+@dataclass
+class Op:
+    key: str
+    label: str
+    calls: int  # timed units of work per server
+    block: int  # units per ABBA block
+    expected: int
+    target: float | None  # minimum speedup, None: no target (not like-for-like, or one side only)
+    reference: Side | None
+    ours: Side | None
+    raw: bool = False  # also time over a raw JSON-RPC pipe
+    ours_expected: int | None = None  # when ours is asked something else (the floor)
+    ours_mode: str = "auto"  # the client for ours: "auto", "legacy" (mode), or "bare" (bench/bare_echo.py)
+    note: str = ""
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    version: str = "?"
+    runtime: str = "?"
+    era: str = "?"
+    connect_seconds: float = 0.0
+    tools: list[tuple[str, list[str], list[str]]] = field(default_factory=list)  # name, args, required
+    other_eras: dict[str, str] = field(default_factory=dict)  # client mode -> negotiated era
+    error: str | None = None
+    takes_tree: bool = True  # the tree's path goes last on the command line
+
+
+def single(tool: str, arguments: dict[str, Any]) -> Side:
+    """A side that is one tools/call; `count` is filled in by the caller."""
+
+    async def run(client: Any) -> Results:
+        return [(tool, await client.call_tool(tool, arguments))]
+
+    return Side(run, lambda _: -1, [(tool, arguments)])
+
+
+def text_of(result: Any) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+def count_lines(results: Results) -> int:
+    text = text_of(results[-1][1])
+    if text.strip() in ("", "No matches found"):
+        return 0
+    return len(text.splitlines())
+
+
+def count_json_tree(results: Results) -> int:
+    def walk(nodes: list[dict[str, Any]]) -> int:
+        return sum(1 + walk(node.get("children") or []) for node in nodes)
+
+    return walk(json.loads(text_of(results[-1][1])))
+
+
+def reference_ops(tree: Tree) -> dict[str, Side]:
+    root = str(tree.root)
+    sides = {
+        "list": single("list_directory", {"path": f"{root}/{SMALL_DIR}"}),
+        "tree": single("directory_tree", {"path": root}),
+        "tree_top": single("directory_tree", {"path": f"{root}/{TOP_DIR}"}),
+        "search": single("search_files", {"path": root, "pattern": f"**/*{NAME_SUFFIX}"}),
+    }
+    sides["list"].count = count_lines
+    sides["tree"].count = count_json_tree
+    sides["tree_top"].count = count_json_tree
+    sides["search"].count = count_lines
+
+    # The closest the reference comes to a content search: list the files, read them all
+    # in one call, grep in the client. Timed as one unit.
+    top = f"{root}/{TOP_DIR}"
+    needle = re.compile(re.escape(NEEDLE))
+
+    async def emulate(client: Any) -> Results:
+        found = await client.call_tool("search_files", {"path": top, "pattern": "**/*.txt"})
+        paths = text_of(found).splitlines()
+        read = await client.call_tool("read_multiple_files", {"paths": paths})
+        return [("search_files", found), ("read_multiple_files", read)]
+
+    def grep_count(results: Results) -> int:
+        return len(needle.findall(text_of(results[-1][1])))
+
+    async def emulate_and_grep(client: Any) -> Results:
+        results = await emulate(client)
+        grep_count(results)  # the client's share of the work, inside the timing
+        return results
+
+    sides["contents_top"] = Side(
+        emulate_and_grep,
+        grep_count,
+        [("search_files", {"path": top, "pattern": "**/*.txt"}), ("read_multiple_files", {"paths": ["..."]})],
+    )
+    return sides
+
+
+# Ours: read off servers/filesystem/src/patchbay_filesystem/server.py. Its caps are asked at
+# their maximum (max_depth 64, max_entries 100,000, max_results and max_matches 10,000), all
+# above what the tree holds, so ours returns everything, like the reference.
+
+
+def structured(results: Results) -> dict[str, Any]:
+    content = results[-1][1].structured_content
+    if not isinstance(content, dict):
+        raise RuntimeError(f"no structured content in {text_of(results[-1][1])[:200]!r}")
+    return content
+
+
+def count_ours_items(results: Results) -> int:  # Page[...]: list_directory, search_files
+    content = structured(results)
+    if content.get("next_cursor"):
+        raise RuntimeError(f"a partial page ({len(content['items'])} items and a next_cursor)")
+    return len(content["items"])
+
+
+def count_ours_tree(results: Results) -> int:
+    content = structured(results)
+    if content.get("truncated"):
+        raise RuntimeError(f"truncated at {content.get('entries')} entries")
+    return len(content["tree"].splitlines())  # one entry per line
+
+
+def count_ours_matches(results: Results) -> int:
+    content = structured(results)
+    if content.get("truncated"):
+        raise RuntimeError(f"truncated at {len(content['matches'])} matches")
+    return len(content["matches"])
+
+
+def ours_ops(tree: Tree) -> dict[str, Side]:
+    whole = {"max_depth": 64, "max_entries": 100_000}
+    grep = {"query": NEEDLE, "max_matches": 10_000, "max_matches_per_file": 1000}
+    sides = {
+        "list": single("list_directory", {"path": SMALL_DIR}),
+        "tree": single("directory_tree", {"path": ".", **whole}),
+        "tree_top": single("directory_tree", {"path": TOP_DIR, **whole}),
+        "search": single("search_files", {"path": ".", "pattern": f"*{NAME_SUFFIX}", "max_results": 10_000}),
+        "contents": single("search_file_contents", {"path": ".", **grep}),
+        "contents_top": single("search_file_contents", {"path": TOP_DIR, **grep}),
+    }
+    sides["list"].count = count_ours_items
+    sides["echo"] = single("echo", {"text": "hello, patchbay"})
+    sides["echo"].count = lambda results: int(structured(results) == {"text": "hello, patchbay"})
+    sides["tree"].count = count_ours_tree
+    sides["tree_top"].count = count_ours_tree
+    sides["search"].count = count_ours_items
+    sides["contents"].count = count_ours_matches
+    sides["contents_top"].count = count_ours_matches
+    return sides
+
+
+def operations(
+    tree: Tree, ref: dict[str, Side] | None, ours: dict[str, Side] | None, args: argparse.Namespace
+) -> list[Op]:
+    def pick(sides: dict[str, Side] | None, key: str) -> Side | None:
+        return None if sides is None else sides.get(key)
+
+    rounds = args.rounds
+    return [
+        Op("list", f"list_directory {SMALL_DIR} (10 dirs)", args.small_calls, 25, 10, SMALL_TARGET,
+           pick(ref, "list"), pick(ours, "list"), raw=True),
+        Op("list_legacy", "  same, ours in the legacy era", args.small_calls, 25, 10, SMALL_TARGET,
+           pick(ref, "list"), pick(ours, "list"), ours_mode="legacy",
+           note="ours with mode='legacy' (2025-11-25, the reference's era) instead of the 2026-07-28 it picks"),
+        Op("floor", "  floor: bare MCPServer echo, for ours", args.small_calls, 25, 10, None,
+           pick(ref, "list"), pick(ours, "echo"), ours_mode="bare", ours_expected=1, raw=True,
+           note="ours side: bench/bare_echo.py (an echo tool on a bare MCPServer, no filesystem work), the "
+           "least any Python MCPServer costs per call with this client"),
+        Op("tree", "directory_tree, whole tree", rounds, 1, tree.entries, TREE_TARGET,
+           pick(ref, "tree"), pick(ours, "tree"), raw=True),
+        Op("tree_top", f"directory_tree {TOP_DIR} (bounded)", 4 * rounds, 2, tree.top_entries, TREE_TARGET,
+           pick(ref, "tree_top"), pick(ours, "tree_top"), raw=True),
+        Op("search", f"search_files *{NAME_SUFFIX}, whole tree", rounds, 1, tree.suffix_files, TREE_TARGET,
+           pick(ref, "search"), pick(ours, "search"), raw=True),
+        Op("contents", f"search_file_contents '{NEEDLE}', whole", rounds, 1, tree.needle_lines, None,
+           None, pick(ours, "contents"), raw=True, note="the reference has no content search: ours alone"),
+        Op("contents_top", f"content search {TOP_DIR}: emulated", rounds, 1, tree.top_needle_lines, None,
+           pick(ref, "contents_top"), pick(ours, "contents_top"),
+           note="reference: search_files + read_multiple_files + grep in the client (not like-for-like)"),
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# Measuring
+
+
+@dataclass
+class Measured:
+    op: Op
+    reference: list[float] = field(default_factory=list)
+    ours: list[float] = field(default_factory=list)
+    reference_count: int | None = None
+    ours_count: int | None = None
+    reference_bytes: int | None = None
+    ours_bytes: int | None = None
+    reference_check: float | None = None  # client-side output-schema check, seconds (median)
+    ours_check: float | None = None
+    raw_reference: list[float] = field(default_factory=list)
+    raw_ours: list[float] = field(default_factory=list)
+    raw_reference_bytes: int | None = None
+    raw_ours_bytes: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def speedup(self, stat: Callable[[list[float]], float] = statistics.median) -> float | None:
+        if not self.reference or not self.ours:
+            return None
+        return stat(self.reference) / stat(self.ours)
+
+    def raw_speedup(self) -> float | None:
+        if not self.raw_reference or not self.raw_ours:
+            return None
+        return statistics.median(self.raw_reference) / statistics.median(self.raw_ours)
+
+
+def abba(rounds: int) -> list[bool]:
+    """Run order, True for the reference: ref, ours, ours, ref, ref, ours, ..."""
+    pattern = [True, False, False, True]
+    return [pattern[i % 4] for i in range(2 * rounds)]
+
+
+def reply_size(results: Results) -> int:
+    """Bytes of the JSON-RPC results as the client got them (the result objects, re-serialized)."""
+    return sum(
+        len(result.model_dump_json(by_alias=True, exclude_none=True, exclude={"result_type"})) for _, result in results
+    )
+
+
+async def check_cost(client: Any, results: Results) -> float:
+    """What the client's output-schema check (jsonschema, run in every call_tool) costs on these replies."""
+    samples = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for tool, result in results:
+            await client.session.validate_tool_result(tool, result)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+async def first_call(client: Any, side: Side, m: Measured, who: str) -> None:
+    """The warm-up call: also where the reply is counted, sized and checked."""
+    results = await side.run(client)
+    failed = [text_of(r)[:300] for _, r in results if r.is_error]
+    if failed:
+        m.errors.append(f"{who}: error reply: {failed[0]}")
+        count = None
+    else:
+        try:
+            count = side.count(results)
+        except Exception as exc:  # a shape the counter does not know: report, do not crash
+            m.errors.append(f"{who}: could not count the reply ({type(exc).__name__}: {exc})")
+            count = None
+    expected = m.op.ours_expected if who == "ours" and m.op.ours_expected is not None else m.op.expected
+    if count is not None and count != expected:
+        m.errors.append(f"{who}: {count} entries/matches, expected {expected}")
+    size = reply_size(results)
+    check = await check_cost(client, results)
+    if who == "reference":
+        m.reference_count, m.reference_bytes, m.reference_check = count, size, check
+    else:
+        m.ours_count, m.ours_bytes, m.ours_check = count, size, check
+
+
+async def measure(op: Op, reference: Any, ours: Any) -> Measured:
+    m = Measured(op)
+    candidates = (("reference", reference, op.reference), ("ours", ours, op.ours))
+    active = [(who, client, side) for who, client, side in candidates if client is not None and side is not None]
+    for who, client, side in active:
+        await first_call(client, side, m, who)
+    blocks = max(1, op.calls // op.block)  # per server
+    order = abba(blocks) if len(active) == 2 else [active[0][0] == "reference"] * blocks
+    for is_ref in order:
+        who, client, side = next(s for s in active if (s[0] == "reference") == is_ref)
+        samples = m.reference if is_ref else m.ours
+        for _ in range(op.block):
+            started = time.perf_counter()
+            await side.run(client)
+            samples.append(time.perf_counter() - started)
+    return m
+
+
+# --------------------------------------------------------------------------------------
+# The raw pipe: the same tools/call requests with no SDK client (server-side view)
+
+
+class RawPipe:
+    """A minimal handshake-era JSON-RPC client over a spawned server's stdio."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.next_id = 0
+
+    async def __aenter__(self) -> RawPipe:
+        self.process = await anyio.open_process(self.command, stderr=subprocess.DEVNULL)
+        assert self.process.stdout is not None
+        self.reader = BufferedByteReceiveStream(self.process.stdout)
+        init = {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "patchbay-bench-raw", "version": "0"},
+        }
+        await self.request("initialize", init)
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.aclose()
+        with anyio.move_on_after(5):
+            await self.process.wait()
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send(json.dumps(message).encode() + b"\n")
+
+    async def request(self, method: str, params: dict[str, Any]) -> bytes:
+        self.next_id += 1
+        await self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        # Match the id without parsing the (possibly huge) line: Node puts it last, Python first.
+        marker = re.compile(rb'"id":\s*%d\s*[,}]' % self.next_id)
+        while True:  # skip notifications; answers come in order here
+            line = await self.reader.receive_until(b"\n", max_bytes=1 << 31)
+            if marker.search(line[:80]) or marker.search(line[-80:]):
+                return line
+
+
+async def measure_raw(m: Measured, reference: Server | None, ours: Server | None, tree: Tree, rounds: int) -> None:
+    """The op's tools/call requests over raw pipes, ABBA, `op.block` calls per block, each call timed."""
+    from contextlib import AsyncExitStack
+
+    candidates = (("reference", reference, m.op.reference), ("ours", ours, m.op.ours))
+    active = {who: (server, side) for who, server, side in candidates if server and not server.error and side}
+    if not active:
+        return
+    async with AsyncExitStack() as stack:
+        pipes = {}
+        for who, (server, side) in active.items():
+            command = [*server.command, *([str(tree.root)] if server.takes_tree else [])]
+            pipe = pipes[who] = await stack.enter_async_context(RawPipe(command))
+            for tool, arguments in side.calls:  # warm-up, and the size of the raw reply line
+                line = await pipe.request("tools/call", {"name": tool, "arguments": arguments})
+                reply = json.loads(line)
+                if "error" in reply or reply["result"].get("isError"):
+                    m.errors.append(f"{who}: raw pipe: error reply: {line[:300]!r}")
+            if who == "reference":
+                m.raw_reference_bytes = len(line)
+            else:
+                m.raw_ours_bytes = len(line)
+        order = abba(rounds) if len(pipes) == 2 else ["reference" in pipes] * rounds
+        for is_ref in order:
+            who = "reference" if is_ref else "ours"
+            calls = active[who][1].calls
+            for _ in range(m.op.block):
+                started = time.perf_counter()
+                for tool, arguments in calls:
+                    await pipes[who].request("tools/call", {"name": tool, "arguments": arguments})
+                (m.raw_reference if is_ref else m.raw_ours).append(time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------------------
+# Finding and connecting the servers
+
+
+def find_reference(args: argparse.Namespace) -> Server:
+    server = Server("reference", [])
+    env = dict(os.environ)
+    if args.reference_node:
+        env["PATCHBAY_REFERENCE_NODE"] = args.reference_node
+    try:
+        done = subprocess.run(
+            ["bash", str(ENSURE_REFERENCE), "--print-command"], capture_output=True, text=True, env=env, timeout=600
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        server.error = f"tools/ensure-reference-fs.sh failed: {exc}"
+        return server
+    if done.returncode != 0:
+        server.error = f"tools/ensure-reference-fs.sh failed: {done.stderr.strip()[-500:]}"
+        return server
+    node, script = done.stdout.strip().splitlines()[-2:]
+    server.command = [node, script]
+    package = json.loads((Path(script).parent.parent / "package.json").read_text())
+    server.version = f"{package['name']} {package['version']}"
+    server.runtime = "node " + subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    return server
+
+
+def find_ours(audit_log: Path) -> Server:
+    # The audit log stays on (it is part of our cost), into a file rather than stderr.
+    server = Server("ours", [sys.executable, "-m", "patchbay_filesystem", "--audit-log", str(audit_log)])
+    if importlib.util.find_spec("patchbay_filesystem") is None:
+        server.error = "patchbay_filesystem is not installed in this environment (run `make sync`)"
+        return server
+    try:
+        server.version = "patchbay-filesystem " + importlib.metadata.version("patchbay-filesystem")
+    except importlib.metadata.PackageNotFoundError:
+        server.version = "patchbay-filesystem (no distribution metadata)"
+    server.runtime = f"python {sys.version.split()[0]}"
+    return server
+
+
+def params_for(server: Server, tree: Tree) -> Any:
+    from mcp import StdioServerParameters
+
+    tail = [str(tree.root)] if server.takes_tree else []
+    return StdioServerParameters(command=server.command[0], args=[*server.command[1:], *tail])
+
+
+async def describe(server: Server, client: Any) -> None:
+    server.era = str(client.protocol_version)
+    listing = await client.session.list_tools()  # the session's listing also feeds its output-schema checks
+    for tool in listing.tools:
+        schema = tool.input_schema or {}
+        server.tools.append(
+            (tool.name, list((schema.get("properties") or {}).keys()), list(schema.get("required") or []))
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Report
+
+
+def ms(samples: list[float], stat: Callable[[list[float]], float] = statistics.median) -> str:
+    return f"{stat(samples) * 1e3:.1f}" if samples else "-"
+
+
+def kib(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
+
+
+def verdict(op: Op, speedup: float | None) -> str:
+    if op.target is None:
+        return "(no target)"
+    if speedup is None:
+        return "n/a"
+    return f">={op.target:.0f}x " + ("PASS" if speedup >= op.target else "MISS")
+
+
+def report(tree: Tree, servers: list[Server], results: list[Measured], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"Tree: {tree.files:,} files ({tree.binaries} binary) in {tree.dirs} folders, "
+        f"{tree.bytes / (1 << 20):.1f} MiB, generated in {tree.seconds:.1f} s at {tree.root}"
+    )
+    for s in servers:
+        if s.error:
+            print(f"{s.name:<10} NOT MEASURED: {s.error}")
+            continue
+        print(f"{s.name:<10} {s.version} on {s.runtime}; spawn to connected {s.connect_seconds * 1e3:.0f} ms")
+        eras = "; ".join(f"mode={mode}: {era}" for mode, era in {"auto": s.era, **s.other_eras}.items())
+        print(f"{'':<10} era negotiated by mcp.Client: {eras}")
+        print(f"{'':<10} {' '.join(s.command)}" + (" TREE" if s.takes_tree else ""))
+    print()
+    for s in servers[:2]:
+        if s.tools:
+            print(f"{s.name} tools (arguments; * = required):")
+            for name, props, required in s.tools:
+                shown = ", ".join(p + ("*" if p in required else "") for p in props)
+                print(f"  {name}({shown})")
+    print()
+    print("Calls made:")
+    listed = set()
+    for m in results:
+        for who, side in (("reference", m.op.reference), ("ours", m.op.ours)):
+            if side is not None and (who, id(side)) not in listed:
+                listed.add((who, id(side)))
+                print(f"  {m.op.key:<13}{who:<10} " + "; ".join(f"{t}({json.dumps(a)})" for t, a in side.calls))
+    print()
+    print("Round trip through mcp.Client over stdio, milliseconds; speedup = reference/ours on the medians")
+    print("(the verdict), and on the minimums. Reference and ours alternate in ABBA blocks, after one warm-up")
+    print("call each (page cache warm).")
+    header = (
+        f"{'operation':<40}{'n':>5}{'ref med':>9}{'ref min':>9}{'ours med':>10}{'ours min':>10}"
+        f"{'speedup':>9}{'on min':>8}  target"
+    )
+    print(header)
+    print("-" * len(header))
+    for m in results:
+        n = max(len(m.reference), len(m.ours))
+        speedup, on_min = m.speedup(), m.speedup(min)
+        shown = f"{speedup:.2f}x" if speedup is not None else "-"
+        shown_min = f"{on_min:.2f}x" if on_min is not None else "-"
+        print(
+            f"{m.op.label:<40}{n:>5}{ms(m.reference):>9}{ms(m.reference, min):>9}{ms(m.ours):>10}"
+            f"{ms(m.ours, min):>10}{shown:>9}{shown_min:>8}  {verdict(m.op, speedup)}"
+        )
+    print()
+    print("Replies: entries or matches returned (expected), and size of the results as the client got them.")
+    print("'chk': what the client's output-schema check (jsonschema, run inside every call_tool) costs on")
+    print("that reply, in ms; it is part of the round trips above.")
+    header = (
+        f"{'operation':<40}{'expected':>9}{'ref got':>9}{'ours got':>9}"
+        f"{'ref size':>12}{'ours size':>12}{'ref chk':>9}{'ours chk':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+
+    def got(n: int | None) -> str:
+        return "-" if n is None else f"{n:,}"
+
+    def expected(op: Op) -> str:
+        if op.ours_expected is None:
+            return f"{op.expected:,}"
+        return f"{op.expected:,}|{op.ours_expected:,}"
+
+    def chk(x: float | None) -> str:
+        return "-" if x is None else f"{x * 1e3:.1f}"
+
+    for m in results:
+        print(
+            f"{m.op.label:<40}{expected(m.op):>9}{got(m.reference_count):>9}{got(m.ours_count):>9}"
+            f"{kib(m.reference_bytes):>12}{kib(m.ours_bytes):>12}{chk(m.reference_check):>9}{chk(m.ours_check):>9}"
+        )
+    raw = [m for m in results if m.raw_reference or m.raw_ours]
+    if raw:
+        print()
+        print("Server side alone: the same tools/call requests over a raw JSON-RPC pipe (handshake era, no SDK")
+        print("client: write the request, read the reply line, parse nothing), milliseconds;")
+        print(f"{args.raw_rounds} blocks per server, ABBA.")
+        header = (
+            f"{'operation':<40}{'n':>5}{'ref med':>9}{'ref min':>9}{'ours med':>10}{'ours min':>10}{'speedup':>9}"
+            f"{'ref line':>12}{'ours line':>12}"
+        )
+        print(header)
+        print("-" * len(header))
+        for m in raw:
+            speedup = m.raw_speedup()
+            shown = f"{speedup:.2f}x" if speedup is not None else "-"
+            n = max(len(m.raw_reference), len(m.raw_ours))
+            print(
+                f"{m.op.label:<40}{n:>5}{ms(m.raw_reference):>9}{ms(m.raw_reference, min):>9}{ms(m.raw_ours):>10}"
+                f"{ms(m.raw_ours, min):>10}{shown:>9}{kib(m.raw_reference_bytes):>12}{kib(m.raw_ours_bytes):>12}"
+            )
+    notes = [f"{m.op.label.strip()}: {m.op.note}" for m in results if m.op.note]
+    errors = [f"{m.op.label.strip()}: {e}" for m in results for e in m.errors]
+    for m in results:  # a wide spread makes a median of few samples unstable: say so
+        for who, samples in (("reference", m.reference), ("ours", m.ours)):
+            if len(samples) >= 4 and min(samples) > 0.005 and max(samples) / min(samples) > 1.8:
+                notes.append(
+                    f"{m.op.label.strip()}: {who} spread {min(samples) * 1e3:.0f}-{max(samples) * 1e3:.0f} ms "
+                    f"over {len(samples)} calls; the ratio of minimums is the steadier figure"
+                )
+    if notes:
+        print()
+        print("Notes:")
+        for note in notes:
+            print(f"  {note}")
+    if errors:
+        print()
+        print("PROBLEMS (a count that does not match the tree makes that row's comparison meaningless):")
+        for error in errors:
+            print(f"  {error}")
+
+
+# --------------------------------------------------------------------------------------
+
+
+async def connect(server: Server, tree: Tree, stack: Any, mode: str = "auto") -> Any:
+    """A client for the server; the first (mode auto) also records era, tools and connect time."""
+    import mcp
+
+    if server.error:
+        return None
+    started = time.perf_counter()
+    try:
+        client = await stack.enter_async_context(mcp.Client(params_for(server, tree), mode=mode, cache=None))
+        if mode == "auto":
+            server.connect_seconds = time.perf_counter() - started
+            await describe(server, client)
+        else:
+            await client.session.list_tools()  # as describe() does: the same output-schema checks
+            server.other_eras[mode] = str(client.protocol_version)
+    except Exception as exc:
+        if mode != "auto":
+            server.other_eras[mode] = f"could not connect: {type(exc).__name__}: {exc}"
+            return None
+        server.error = f"could not connect: {type(exc).__name__}: {exc}"
+        return None
+    return client
+
+
+async def main(args: argparse.Namespace) -> None:
+    from contextlib import AsyncExitStack
+
+    reference = find_reference(args) if not args.no_reference else Server("reference", [], error="--no-reference")
+    tmp = tempfile.mkdtemp(prefix="patchbay-fsbench-")
+    ours = find_ours(Path(tmp, "audit.jsonl")) if not args.no_ours else Server("ours", [], error="--no-ours")
+    try:
+        tree = await anyio.to_thread.run_sync(generate_tree, Path(tmp, "tree"))
+        print(f"  generated the tree in {tree.seconds:5.1f} s", file=sys.stderr)
+        results: list[Measured] = []
+        servers = [reference, ours]
+        async with AsyncExitStack() as stack:
+            ref_client = await connect(reference, tree, stack)
+            our_client = await connect(ours, tree, stack)
+            our_legacy = await connect(ours, tree, stack, mode="legacy") if our_client is not None else None
+            bare = Server("bare", [sys.executable, str(BENCH / "bare_echo.py")], version="bench/bare_echo.py")
+            bare.takes_tree = False
+            bare.runtime = f"python {sys.version.split()[0]}"
+            bare_client = await connect(bare, tree, stack) if our_client is not None else None
+            if bare_client is not None:
+                servers.append(bare)
+            ops = operations(
+                tree,
+                reference_ops(tree) if ref_client is not None else None,
+                ours_ops(tree) if our_client is not None else None,
+                args,
+            )
+            for op in ops:
+                if (op.reference is None or ref_client is None) and (op.ours is None or our_client is None):
+                    continue
+                started = time.perf_counter()
+                try:
+                    ours_for_op = {"legacy": our_legacy, "bare": bare_client}.get(op.ours_mode, our_client)
+                    m = await measure(op, ref_client if op.reference else None, ours_for_op if op.ours else None)
+                except Exception as exc:
+                    m = Measured(op, errors=[f"measurement failed: {type(exc).__name__}: {exc}"])
+                results.append(m)
+                print(f"  measured {op.label:<40} in {time.perf_counter() - started:5.1f} s", file=sys.stderr)
+        for m in results:
+            if not m.op.raw:
+                continue
+            started = time.perf_counter()
+            try:
+                with anyio.fail_after(120):
+                    our_server = bare if m.op.ours_mode == "bare" else ours
+                    await measure_raw(m, reference, our_server, tree, args.raw_rounds)
+            except Exception as exc:
+                m.errors.append(f"raw pipe failed: {type(exc).__name__}: {exc}")
+            print(f"  raw pipe {m.op.label:<40} in {time.perf_counter() - started:5.1f} s", file=sys.stderr)
+        report(tree, servers, results, args)
+    finally:
+        if args.keep_tree:
+            print(f"\nTree kept at {tmp}/tree")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small-calls", type=int, default=300, help="list_directory calls per server (default 300)")
+    parser.add_argument(
+        "--rounds", type=int, default=8, help="timed calls per server for the large operations (default 8)"
+    )
+    parser.add_argument("--raw-rounds", type=int, default=4, help="timed raw-pipe calls per server (default 4)")
+    parser.add_argument("--reference-node", help="node binary for the reference (default: node on PATH)")
+    parser.add_argument("--no-reference", action="store_true", help="measure ours alone")
+    parser.add_argument("--no-ours", action="store_true", help="measure the reference alone")
+    parser.add_argument("--keep-tree", action="store_true", help="keep the generated tree")
+    started = time.perf_counter()
+    try:
+        anyio.run(main, parser.parse_args())
+    except Exception as exc:  # a benchmark reports, it does not gate
+        print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s")
+    sys.exit(0)
