@@ -165,21 +165,35 @@ async def test_delete_file_asks_with_the_exact_file_and_size(tree: Path, era: st
     assert not (tree / "README.md").exists()
 
 
+DELETES = [
+    ("delete_file", {"path": "README.md"}, "README.md"),
+    ("delete_directory", {"path": "src", "recursive": True}, "src/pkg/util.py"),
+]
+
+
 @pytest.mark.parametrize("action", ["decline", "cancel"])
-async def test_declined_deletes_change_nothing(tree: Path, era: str, action: str) -> None:
-    result = await run(tree, era, "delete_directory", {"path": "src", "recursive": True}, Answer(action))  # type: ignore[arg-type]
+@pytest.mark.parametrize(("tool", "args", "survivor"), DELETES)
+async def test_declined_deletes_change_nothing(
+    tree: Path, era: str, action: str, tool: str, args: dict[str, Any], survivor: str
+) -> None:
+    answer = Answer(action)  # type: ignore[arg-type]
+    result = await run(tree, era, tool, args, answer)
     assert not result.is_error
+    assert len(answer.questions) == 1
     assert result.structured_content is not None
-    assert result.structured_content["outcome"] in ("declined", "cancelled")
-    assert (tree / "src/pkg/util.py").exists()
+    assert result.structured_content["outcome"] == ("declined" if action == "decline" else "cancelled")
+    assert (tree / survivor).exists()
 
 
-async def test_delete_without_elicitation_is_refused(tree: Path, era: str) -> None:
+@pytest.mark.parametrize(("tool", "args", "survivor"), DELETES)
+async def test_delete_without_elicitation_is_refused(
+    tree: Path, era: str, tool: str, args: dict[str, Any], survivor: str
+) -> None:
     async with connect(connector, writes(tree), era=era) as client:
-        result = await client.call_tool("delete_file", {"path": "README.md"})
+        result = await client.call_tool(tool, args)
     assert result.is_error
     assert "--confirm=never (PATCHBAY_FILESYSTEM_CONFIRM=never)" in result.content[0].text
-    assert (tree / "README.md").exists()
+    assert (tree / survivor).exists()
 
 
 async def test_delete_directory_confirmation_counts_files_exactly(tree: Path, era: str) -> None:
