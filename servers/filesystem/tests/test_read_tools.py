@@ -1,6 +1,8 @@
 """The read tools, in both protocol eras."""
 
 import base64
+
+import anyio
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +248,16 @@ async def test_list_allowed_directories_shows_each_and_its_source(tree: Path, tm
         ],
         "narrowed_by_client_roots": False,
     }
+
+
+async def test_a_named_pipe_is_refused_without_stalling_the_server(tree: Path, era: str) -> None:
+    import os
+
+    os.mkfifo(tree / "pipe")
+    async with connect(connector, {"roots": [str(tree)]}, era=era) as client:
+        with anyio.fail_after(5):
+            refused = await client.call_tool("read_text_file", {"path": "pipe"})
+            found = await client.call_tool("search_file_contents", {"query": "TODO"})
+    assert refused.is_error
+    assert "is not a regular file" in refused.content[0].text
+    assert not found.is_error

@@ -48,7 +48,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Completer = Callable[[str, dict[str, str]], Awaitable[list[str]]]
 """Completes one argument: (partial value, other arguments) -> candidate values."""
-SubscriptionHook = Callable[["Runtime[Any, Any]", str], Awaitable[None]]
+SubscriptionHook = Callable[["Runtime[Any, Any]", str, ServerRequestContext[Any, Any]], Awaitable[None]]
+"""Called with the runtime, the resource URI and the subscribing request."""
 NotificationHook = Callable[["Runtime[Any, Any]", Connection], Awaitable[None]]
 
 logger = logging.getLogger("patchbay")
@@ -262,9 +263,10 @@ class Connector(Generic[SettingsT, StateT]):
         return runtime_of(ctx).state
 
 
-def runtime_of(ctx: Context[Any, Any]) -> Runtime[Any, Any]:
-    """The running connector behind a tool's `ctx`."""
-    return cast(Runtime[Any, Any], ctx.request_context.lifespan_context)
+def runtime_of(ctx: Context[Any, Any] | ServerRequestContext[Any, Any]) -> Runtime[Any, Any]:
+    """The running connector behind a tool's `ctx` (or a request's context)."""
+    request = ctx.request_context if isinstance(ctx, Context) else ctx
+    return cast(Runtime[Any, Any], request.lifespan_context)
 
 
 @dataclass(eq=False)
@@ -373,7 +375,7 @@ class Runtime(Generic[SettingsT, StateT]):
     async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams) -> Any:
         uri = str(params.uri)
         if self.connector.on_subscribe is not None:
-            await self.connector.on_subscribe(self, uri)
+            await self.connector.on_subscribe(self, uri, ctx)
         self._subscribers.setdefault(uri, set()).add(connection_of(ctx))
         return types.EmptyResult()
 
@@ -384,7 +386,7 @@ class Runtime(Generic[SettingsT, StateT]):
         if not connections:
             self._subscribers.pop(uri, None)
             if self.connector.on_unsubscribe is not None:
-                await self.connector.on_unsubscribe(self, uri)
+                await self.connector.on_unsubscribe(self, uri, ctx)
         return types.EmptyResult()
 
     async def _complete(

@@ -66,11 +66,16 @@ class Located:
     raw: str
 
     def open(self, flags: int, mode: int = 0o666) -> int:
-        """Open the entry itself, never following a symbolic link."""
+        """Open the entry itself, never following a symbolic link.
+
+        Non-blocking, so that opening a named pipe cannot stall the server; callers check
+        the file type before reading.
+        """
+        flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         if self.name is None:
-            return os.open(".", flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.dir_fd)
+            return os.open(".", flags, dir_fd=self.dir_fd)
         try:
-            return os.open(self.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=self.dir_fd)
+            return os.open(self.name, flags, mode, dir_fd=self.dir_fd)
         except FileNotFoundError:
             raise NotFound(self.raw) from None
         except IsADirectoryError:
@@ -151,10 +156,7 @@ def _walk(root: Root, path: str, raw: str, follow: bool) -> tuple[int, str | Non
     """Walk `path` down from `root`: (parent fd, name, real path, None), or a link's target path."""
     relative = path[len(root.path) :].strip("/")
     parts = relative.split("/") if relative else []
-    try:
-        fd = os.open(root.path, _DIR_FLAGS)
-    except FileNotFoundError:
-        raise ToolError(f"The allowed directory {root.path!r} no longer exists.") from None
+    fd = _open_root(root)
     where = root.path
     try:
         for index, part in enumerate(parts[:-1]):
@@ -182,6 +184,24 @@ def _walk(root: Root, path: str, raw: str, follow: bool) -> tuple[int, str | Non
     except BaseException:
         os.close(fd)
         raise
+
+
+def _open_root(root: Root) -> int:
+    """Open a scope root from `/`, one component at a time, refusing any link on the way.
+
+    Roots are real paths, so a link anywhere in one means it was replaced after start-up
+    (for example a parent directory moved away and a link put in its place).
+    """
+    fd = os.open("/", _DIR_FLAGS)
+    try:
+        for part in filter(None, root.path.split("/")):
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except OSError:
+        os.close(fd)
+        raise ToolError(f"The allowed directory {root.path!r} no longer exists or was replaced.") from None
+    return fd
 
 
 def _link_target(name: str, dir_fd: int) -> str | None:

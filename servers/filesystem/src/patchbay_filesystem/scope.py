@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 import anyio
 import mcp_types as types
 from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, ListRoots, Resolve
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import is_version_at_least
@@ -30,6 +31,7 @@ from patchbay import ToolError, connection_of, runtime_of
 from patchbay_filesystem.paths import Root, locate
 
 _MODERN = "2026-07-28"
+Request = ServerRequestContext[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,9 @@ class RootsTracker:
         """The client said its roots changed: the next call waits for the new list."""
         self._clients.setdefault(connection, _ClientRoots()).generation += 1
 
-    async def roots(self, ctx: Context) -> list[types.Root]:
+    async def roots(self, request: Request) -> list[types.Root]:
         """The client's current roots, fetched if unknown or changed since last fetched."""
-        state = self._clients.setdefault(connection_of(ctx), _ClientRoots())
+        state = self._clients.setdefault(connection_of(request), _ClientRoots())
         with anyio.fail_after(self._timeout):
             while state.fetched != state.generation:
                 if state.fetching is not None:  # another call is asking: wait for its answer
@@ -70,10 +72,10 @@ class RootsTracker:
                 state.fetching = done = anyio.Event()
                 generation = state.generation
                 try:
-                    result = await ctx.request_context.session.send_request(
+                    result = await request.session.send_request(
                         types.ListRootsRequest(),
                         types.ListRootsResult,
-                        metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+                        metadata=ServerMessageMetadata(related_request_id=request.request_id),
                     )
                     state.roots, state.fetched = list(result.roots), generation
                 finally:
@@ -82,18 +84,21 @@ class RootsTracker:
         return state.roots
 
 
-def is_modern(ctx: Context) -> bool:
+def is_modern(request: Request) -> bool:
     """Whether this request speaks 2026-07-28 (roots come with each call)."""
-    version = ctx.protocol_version
-    return version is not None and is_version_at_least(version, _MODERN)
+    return is_version_at_least(request.protocol_version, _MODERN)
 
 
-def client_supports_roots(ctx: Context) -> bool:
-    """Whether the client declared the roots capability (and can be asked on this connection)."""
-    capabilities = ctx.client_capabilities
+def client_supports_roots(request: Request) -> bool:
+    """Whether the client declared the roots capability (and can be asked on this connection).
+
+    A handshake-era client on stateless HTTP cannot be asked and its capabilities are
+    unknown: the operator's directories apply (`--stateful` lets such clients narrow them).
+    """
+    capabilities = request.session.client_capabilities
     if capabilities is None or capabilities.roots is None:
         return False
-    return is_modern(ctx) or ctx.request_context.session.can_send_request
+    return is_modern(request) or request.session.can_send_request
 
 
 def intersect(ceiling: tuple[Root, ...], client_roots: list[types.Root]) -> tuple[Root, ...]:
@@ -124,29 +129,36 @@ def _real_directory(ceiling: tuple[Root, ...], path: str) -> str | None:
         return None
 
 
-async def _client_roots(ctx: Context) -> Any:
-    """The client's roots: asked per call in 2026-07-28, tracked per connection before that.
-
-    None when the client has no roots, in which case the operator's directories apply.
-    """
-    if not client_supports_roots(ctx):
-        return None
-    if is_modern(ctx):
-        return ListRoots()
+async def handshake_scope(request: Request) -> Scope:
+    """The scope of a handshake-era request (or one from a client without roots)."""
+    state = runtime_of(request).state
+    if not client_supports_roots(request):
+        return Scope(state.ceiling, narrowed_by_client=False)
     try:
-        roots: list[types.Root] = await runtime_of(ctx).state.roots.roots(ctx)
+        roots: list[types.Root] = await state.roots.roots(request)
     except TimeoutError:
         raise ToolError(
             "The client did not list its roots in time, so the allowed directories are unknown; nothing was done."
         ) from None
-    return types.ListRootsResult(roots=roots)
+    return Scope(intersect(state.ceiling, roots), narrowed_by_client=True)
+
+
+def narrowed(request: Request, roots: list[types.Root]) -> Scope:
+    """The scope for roots a 2026-07-28 client sent with this request."""
+    return Scope(intersect(runtime_of(request).state.ceiling, roots), narrowed_by_client=True)
+
+
+async def _client_roots(ctx: Context) -> Any:
+    """In 2026-07-28, ask the client for its roots (an input-required round); else nothing to ask."""
+    if is_modern(ctx.request_context) and client_supports_roots(ctx.request_context):
+        return ListRoots()
+    return None
 
 
 async def _scope(ctx: Context, answer: Annotated[types.ListRootsResult | None, Resolve(_client_roots)]) -> Scope:
-    ceiling: tuple[Root, ...] = runtime_of(ctx).state.ceiling
-    if answer is None:
-        return Scope(ceiling, narrowed_by_client=False)
-    return Scope(intersect(ceiling, list(answer.roots)), narrowed_by_client=True)
+    if answer is not None:
+        return narrowed(ctx.request_context, list(answer.roots))
+    return await handshake_scope(ctx.request_context)
 
 
 InScope = Annotated[Scope, Resolve(_scope)]

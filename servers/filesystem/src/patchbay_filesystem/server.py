@@ -9,6 +9,8 @@ import os
 import posixpath
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import quote, unquote, urlparse
@@ -16,13 +18,22 @@ from urllib.parse import quote, unquote, urlparse
 import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
 from pydantic import BaseModel, Field
 
 from patchbay import Connector, Cursor, InvalidArgument, MCPError, Page, Runtime, ToolError, __version__
 from patchbay_filesystem import files
 from patchbay_filesystem.paths import Located, OutOfScope, locate, normalise, root_of
-from patchbay_filesystem.scope import InScope, Scope
+from patchbay_filesystem.scope import (
+    InScope,
+    Request,
+    Scope,
+    client_supports_roots,
+    handshake_scope,
+    is_modern,
+    narrowed,
+)
 from patchbay_filesystem.settings import FilesystemSettings
 from patchbay_filesystem.state import FilesystemState, filesystem_state
 from patchbay_filesystem.walk import Kind, Progress, kind_of, patterns, walk
@@ -372,11 +383,12 @@ async def search_file_contents(
 def _read_quietly(name: str, dir_fd: int, cap: int) -> bytes | None:
     """A file's bytes, or None when it cannot be read or is over `cap`."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as file:
-        if os.fstat(fd).st_size > cap:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
             return None
         return file.read()
 
@@ -525,6 +537,8 @@ async def edit_file(
     """Make exact text replacements in a file; each must match once unless replace_all. Returns the diff."""
     cap = _settings(ctx).max_read_bytes
     with locate(scope.roots, path, follow=False) as entry:
+        if entry.name is not None and stat.S_ISLNK(entry.lstat().st_mode):
+            raise ToolError(f"{path!r} is a symbolic link; edit_file does not follow links. Edit its target.")
         data, _, truncated = files.read_bytes(entry, cap)
         if truncated:
             raise ToolError(f"{path!r} is larger than {cap} bytes; edit_file only edits files it can read whole.")
@@ -567,7 +581,7 @@ async def create_directory(scope: InScope, path: Path) -> DirectoryCreated:
     created = False
     parts = full[len(root.path) :].strip("/").split("/")
     for depth in range(1, len(parts) + 1):
-        with locate(scope.roots, posixpath.join(root.path, *parts[:depth])) as step:
+        with _as_given(path), locate(scope.roots, posixpath.join(root.path, *parts[:depth])) as step:
             try:
                 info = step.lstat()
             except ToolError:
@@ -578,6 +592,15 @@ async def create_directory(scope: InScope, path: Path) -> DirectoryCreated:
                 raise ToolError(f"{step.path!r} exists and is not a directory.")
             shown = step.path
     return DirectoryCreated(path=shown if not created else posixpath.join(root.path, *parts), created=created)
+
+
+@contextmanager
+def _as_given(path: str) -> Iterator[None]:
+    """Report a refusal in terms of the path the client gave."""
+    try:
+        yield
+    except OutOfScope:
+        raise OutOfScope(path) from None
 
 
 class Copied(BaseModel):
@@ -705,9 +728,15 @@ def _uri(path: str) -> str:
     return "file://" + quote(path)
 
 
-def _ceiling(ctx: Context) -> Scope:
-    state: FilesystemState = connector.state(ctx)
-    return Scope(state.ceiling, narrowed_by_client=False)
+async def _resource_scope(ctx: Context) -> Scope | types.InputRequiredResult:
+    """Resource reads follow the client's roots too: asked for in 2026-07-28 (a round trip)."""
+    request = ctx.request_context
+    if not (is_modern(request) and client_supports_roots(request)):
+        return await handshake_scope(request)
+    answer = (ctx.input_responses or {}).get("roots")
+    if not isinstance(answer, types.ListRootsResult):
+        return types.InputRequiredResult(input_requests={"roots": types.ListRootsRequest()}, request_state="roots")
+    return narrowed(request, list(answer.roots))
 
 
 @connector.resource(
@@ -716,12 +745,18 @@ def _ceiling(ctx: Context) -> Scope:
     description="A file in an allowed directory.",
     security=ResourceSecurity(exempt_params={"path"}),  # locate() checks the path itself
 )
-async def file_resource(path: str, ctx: Context) -> str | bytes:
+async def file_resource(path: str, ctx: Context) -> str | bytes | types.InputRequiredResult:
     settings = _settings(ctx)
-    with locate(_ceiling(ctx).roots, path) as entry:
-        data, size, truncated = files.read_bytes(entry, settings.max_media_bytes)
+    scope = await _resource_scope(ctx)
+    if isinstance(scope, types.InputRequiredResult):
+        return scope
+    try:
+        with locate(scope.roots, path) as entry:
+            data, size, truncated = files.read_bytes(entry, settings.max_media_bytes)
+    except ToolError as exc:
+        raise ResourceError(str(exc)) from None
     if truncated:
-        raise ToolError(f"{path!r} is {size} bytes, over the {settings.max_media_bytes}-byte cap.")
+        raise ResourceError(f"{path!r} is {size} bytes, over the {settings.max_media_bytes}-byte cap.")
     if files.is_binary(data):
         return data
     try:
@@ -730,12 +765,13 @@ async def file_resource(path: str, ctx: Context) -> str | bytes:
         return data
 
 
-async def _watch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str) -> None:
+async def _watch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str, request: Request) -> None:
     parsed = urlparse(uri)
     if parsed.scheme != "file":
         raise MCPError(code=types.INVALID_PARAMS, message="Only file:// resources can be subscribed to.")
     try:
-        with locate(runtime.state.ceiling, unquote(parsed.path)) as entry:
+        scope = await handshake_scope(request)  # subscriptions exist only in the handshake era
+        with locate(scope.roots, unquote(parsed.path)) as entry:
             is_directory = stat.S_ISDIR(entry.lstat().st_mode)
             path = entry.path
     except ToolError as exc:
@@ -743,7 +779,7 @@ async def _watch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str
     runtime.state.watchers.start(uri, path, is_directory, runtime.resource_updated)
 
 
-async def _unwatch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str) -> None:
+async def _unwatch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str, _: Request) -> None:
     runtime.state.watchers.stop(uri)
 
 
