@@ -1,11 +1,10 @@
 """The read tools, in both protocol eras."""
 
 import base64
-
-import anyio
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from patchbay.testing import connect
