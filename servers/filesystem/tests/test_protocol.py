@@ -167,3 +167,13 @@ async def test_directories_can_come_from_the_environment(tree: Path, tmp_path: P
         listed = await client.call_tool("list_allowed_directories", {})
     assert listed.structured_content is not None
     assert [d["path"] for d in listed.structured_content["directories"]] == [str(tree), str(other)]
+
+
+async def test_watchers_stop_when_the_server_shuts_down(tree: Path) -> None:
+    server = connector.build(connector.load_settings({"roots": [str(tree)]}))
+    runtime = server.settings.lifespan.__self__  # type: ignore[union-attr]
+    async with Client(server, mode="legacy") as client:
+        await client.subscribe_resource(f"file://{tree}/README.md")
+        assert runtime.state.watchers.watched == [f"file://{tree}/README.md"]
+        watchers = runtime.state.watchers
+    assert watchers.watched == []

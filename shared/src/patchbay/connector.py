@@ -20,10 +20,11 @@ import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 
 import anyio.to_thread
 import mcp_types as types
+import pydantic_core
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
@@ -31,6 +32,7 @@ from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
+from pydantic import BaseModel
 
 from patchbay import keys
 from patchbay.audit import AuditLog, current_call
@@ -419,6 +421,15 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
     returns = hints.get("return", Any)
 
     async def call_tool(**kwargs: Any) -> Any:
+        result = await run(kwargs)
+        if isinstance(result, BaseModel) and not isinstance(result, types.CallToolResult):
+            # Compact JSON for the text the model reads (the SDK would indent it), built once.
+            data = result.model_dump(mode="json", by_alias=True)
+            text = pydantic_core.to_json(data).decode()
+            return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data)
+        return result
+
+    async def run(kwargs: dict[str, Any]) -> Any:
         if asks:
             nothing_done = settle(kwargs.pop(CONFIRM_PARAM))
             if nothing_done is not None:
@@ -457,7 +468,9 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
         confirm_type = confirmation_parameter(spec.name, cast(Summary, spec.summary), arg_names, setting)
         signature.append(inspect.Parameter(CONFIRM_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=confirm_type))
         annotations[CONFIRM_PARAM] = confirm_type
-    result_type = Confirmed[returns] if destructive else returns  # type: ignore[valid-type]
+    result_type: Any = Confirmed[returns] if destructive else returns  # type: ignore[valid-type]
+    if _is_model(result_type):
+        result_type = Annotated[types.CallToolResult, result_type]  # the schema still comes from the model
     call_tool.__signature__ = inspect.Signature(signature, return_annotation=result_type)  # type: ignore[attr-defined]
     call_tool.__annotations__ = {**annotations, "return": result_type}
     call_tool.__name__ = spec.name
@@ -475,6 +488,15 @@ def connection_of(ctx: ServerRequestContext[Any, Any] | Context[Any, Any]) -> Co
 
 def _discard(_: object) -> None:
     """Registration decorators return the function; the caller has no use for it."""
+
+
+def _is_model(annotation: Any) -> bool:
+    """A pydantic model the tool returns as structured content (not a ready-made result)."""
+    return (
+        isinstance(annotation, type)
+        and issubclass(annotation, BaseModel)
+        and not issubclass(annotation, types.CallToolResult)
+    )
 
 
 def _is_context(annotation: Any) -> bool:
