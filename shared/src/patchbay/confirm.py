@@ -28,8 +28,8 @@ from patchbay.audit import current_call
 
 T = TypeVar("T")
 
-Summary = Callable[..., str | Awaitable[str]]
-"""Builds the question from the tool's arguments (by name) and, if it asks, `ctx`."""
+Summary = Callable[..., str | None | Awaitable[str | None]]
+"""Builds the question from the tool's arguments (by name) and, if it asks, `ctx`; None: no need to ask."""
 
 CONFIRM_PARAM = "patchbay_confirmation"
 _MODERN = "2026-07-28"
@@ -72,14 +72,16 @@ def confirmation_parameter(tool: str, summary: Summary, tool_params: list[str], 
     wanted = [name for name in signature if name in tool_params or name in resolved]
     takes_ctx = "ctx" in signature
 
-    async def ask_for_confirmation(patchbay_ctx: Context, **arguments: Any) -> Elicit[Confirmation]:
-        _check_client_can_confirm(patchbay_ctx, tool, setting)
+    async def ask_for_confirmation(patchbay_ctx: Context, **arguments: Any) -> Elicit[Confirmation] | None:
         kwargs = {name: arguments[name] for name in wanted}
         if takes_ctx:
             kwargs["ctx"] = patchbay_ctx
         question = summary(**kwargs)
         if inspect.isawaitable(question):
             question = await question
+        if question is None:  # nothing worth asking about (only write tools may decide so)
+            return None
+        _check_client_can_confirm(patchbay_ctx, tool, setting)
         return Elicit(str(question), Confirmation)
 
     # The SDK hands a resolver the tool's arguments by parameter name, so declare them.
@@ -118,6 +120,9 @@ def _is_modern(ctx: Context) -> bool:
 def settle(answer: ElicitationResult[Confirmation]) -> Confirmed[Any] | None:
     """None when the user accepted; otherwise the result that says nothing was done."""
     record = current_call()
+    if answer.action == "accept" and answer.data is None:
+        record.confirmation = "not needed"
+        return None
     if answer.action == "accept" and answer.data.confirm:
         record.confirmation = "accepted"
         return None

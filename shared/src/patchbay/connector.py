@@ -53,6 +53,8 @@ Completer = Callable[[str, dict[str, str]], Awaitable[list[str]]]
 SubscriptionHook = Callable[["Runtime[Any, Any]", str, ServerRequestContext[Any, Any]], Awaitable[None]]
 """Called with the runtime, the resource URI and the subscribing request."""
 NotificationHook = Callable[["Runtime[Any, Any]", Connection], Awaitable[None]]
+ResourceLister = Callable[["Runtime[Any, Any]", str | None], Awaitable[tuple[list[types.Resource], str | None]]]
+"""Lists a connector's dynamic resources a page at a time: (runtime, upstream token) -> (page, next token)."""
 
 logger = logging.getLogger("patchbay")
 
@@ -114,6 +116,7 @@ class Connector(Generic[SettingsT, StateT]):
         self._registrations: list[Callable[[MCPServer[Any]], None]] = []
         self._completers: dict[tuple[str, str], Completer] = {}
         self._notifications: dict[str, NotificationHook] = {}
+        self._resource_lister: ResourceLister | None = None
         self.on_subscribe: SubscriptionHook | None = None
         self.on_unsubscribe: SubscriptionHook | None = None
 
@@ -132,8 +135,10 @@ class Connector(Generic[SettingsT, StateT]):
     ) -> Callable[[F], F]:
         """Register a tool with its safety class.
 
-        `confirm` (destructive tools) builds the question put to the user from the
-        tool's arguments, e.g. `lambda key: f"Delete note {key!r}?"`. `secret_args`
+        `confirm` builds the question put to the user from the tool's arguments, e.g.
+        `lambda key: f"Delete note {key!r}?"`. Destructive tools must have one and always
+        ask; a write tool may have one that returns None when there is nothing to ask
+        (e.g. a small change). `secret_args`
         names arguments whose values never appear in logs or results.
         """
 
@@ -183,6 +188,11 @@ class Connector(Generic[SettingsT, StateT]):
             return fn
 
         return register
+
+    def resource_list(self, fn: ResourceLister) -> ResourceLister:
+        """Register the lister of dynamic resources (e.g. one per table); `resources/list` pages through it."""
+        self._resource_lister = fn
+        return fn
 
     def notification(self, method: str) -> Callable[[NotificationHook], NotificationHook]:
         """Handle a client notification (e.g. `notifications/roots/list_changed`) per connection."""
@@ -333,6 +343,8 @@ class Runtime(Generic[SettingsT, StateT]):
         low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
         low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
         low.add_request_handler("completion/complete", types.CompleteRequestParams, self._complete)
+        if self.connector._resource_lister is not None:
+            low.add_request_handler("resources/list", types.PaginatedRequestParams, self._list_resources)
         for method, hook in self.connector._notifications.items():
             low.add_notification_handler(method, types.NotificationParams, self._notify_hook(hook))
 
@@ -357,6 +369,23 @@ class Runtime(Generic[SettingsT, StateT]):
         end = start + size
         next_cursor = self.cursors.encode(str(end), query) if end < len(tools) else None
         return types.ListToolsResult(tools=tools[start:end], next_cursor=next_cursor)
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
+    ) -> types.ListResourcesResult:
+        assert self.server is not None and self.connector._resource_lister is not None
+        query = {"method": "resources/list"}
+        token = None
+        if params.cursor:
+            try:
+                token = self.cursors.decode(params.cursor, query)
+            except InvalidCursor as exc:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"Invalid cursor: {exc}") from None
+        listed, following = await self.connector._resource_lister(self, token)
+        if token is None:
+            listed = [*await self.server.list_resources(), *listed]
+        next_cursor = self.cursors.encode(following, query) if following is not None else None
+        return types.ListResourcesResult(resources=listed, next_cursor=next_cursor)
 
     async def _listed_tools(self) -> list[types.Tool]:
         """The tools as listed, built once: output schemas with their references inlined."""
@@ -416,8 +445,8 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
     injected = find_resolved_parameters(fn)  # filled by the SDK's resolvers, not by the client
     arg_names = [n for n in names if not _is_context(hints.get(n)) and n not in injected]
     query_names = [n for n in arg_names if n not in ("cursor", "limit")]
-    destructive = spec.safety == "destructive"
-    asks = destructive and runtime.settings.confirm == "elicit"
+    confirmed = spec.summary is not None  # its result says whether it ran
+    asks = confirmed and runtime.settings.confirm == "elicit"
     returns = hints.get("return", Any)
 
     async def call_tool(**kwargs: Any) -> Any:
@@ -434,7 +463,7 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
             nothing_done = settle(kwargs.pop(CONFIRM_PARAM))
             if nothing_done is not None:
                 return nothing_done
-        elif destructive:
+        elif confirmed:
             current_call().confirmation = "not asked (--confirm=never)"
         query: dict[str, Any] = {}
         if paginated:
@@ -453,9 +482,10 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
             raise
         except Exception as exc:
             raise runtime.errors.to_tool_error(spec.name, exc) from None
-        if paginated and isinstance(result, Page) and result.next_cursor is not None:
-            result = result.model_copy(update={"next_cursor": runtime.cursors.encode(result.next_cursor, query)})
-        if destructive:
+        if paginated and isinstance(result, BaseModel) and getattr(result, "next_cursor", None) is not None:
+            sealed = runtime.cursors.encode(result.next_cursor, query)  # type: ignore[attr-defined]
+            result = result.model_copy(update={"next_cursor": sealed})
+        if confirmed:
             return Confirmed(outcome="done", message="Done.", result=result)
         return result
 
@@ -468,7 +498,7 @@ def _wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Callable[..., Any]:
         confirm_type = confirmation_parameter(spec.name, cast(Summary, spec.summary), arg_names, setting)
         signature.append(inspect.Parameter(CONFIRM_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=confirm_type))
         annotations[CONFIRM_PARAM] = confirm_type
-    result_type: Any = Confirmed[returns] if destructive else returns  # type: ignore[valid-type]
+    result_type: Any = Confirmed[returns] if confirmed else returns  # type: ignore[valid-type]
     if _is_model(result_type):
         result_type = Annotated[types.CallToolResult, result_type]  # the schema still comes from the model
     call_tool.__signature__ = inspect.Signature(signature, return_annotation=result_type)  # type: ignore[attr-defined]

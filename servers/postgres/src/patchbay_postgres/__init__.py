@@ -1,0 +1,3 @@
+"""Patchbay PostgreSQL connector."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,172 @@
+"""Connections to the configured databases: one psycopg pool each, values made JSON-safe.
+
+Pools check a connection before lending it, so calls after a server restart or a dropped
+connection get a fresh one; a read-only call that still fails for that reason is tried
+once more. Every session gets a server-side statement timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import ipaddress
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg.types.string import TextLoader
+from psycopg_pool import AsyncConnectionPool
+
+from patchbay import InvalidArgument, SettingsError
+from patchbay_postgres.settings import PostgresSettings
+
+logger = logging.getLogger("patchbay.postgres")
+T = TypeVar("T")
+
+# Types whose Python form is lossy or awkward as JSON come back as PostgreSQL's own text.
+_AS_TEXT = ("numeric", "interval", "money", "int4range", "int8range", "numrange", "tsrange", "tstzrange", "daterange")
+
+
+@dataclass
+class Database:
+    """One configured database: its name and its pool."""
+
+    name: str
+    pool: AsyncConnectionPool[AsyncConnection[TupleRow]]
+
+
+class Databases:
+    """The configured databases, by name."""
+
+    def __init__(self, settings: PostgresSettings) -> None:
+        self.settings = settings
+        options = (
+            f"-c statement_timeout={settings.statement_timeout_ms} "
+            f"-c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 2}"
+        )
+        self._databases = {
+            name: Database(
+                name,
+                AsyncConnectionPool(
+                    dsn.get_secret_value(),
+                    min_size=0,
+                    max_size=settings.pool_max_size,
+                    kwargs={"options": options, "application_name": "patchbay-postgres", "autocommit": False},
+                    configure=_configure,
+                    check=AsyncConnectionPool.check_connection,
+                    open=False,
+                    name=f"patchbay-{name}",
+                ),
+            )
+            for name, dsn in settings.databases.items()
+        }
+
+    @property
+    def names(self) -> list[str]:
+        """Configured database names, the default first."""
+        return list(self._databases)
+
+    def get(self, name: str | None) -> Database:
+        """The database called `name` (the first configured one when None)."""
+        if name is None:
+            return next(iter(self._databases.values()))
+        try:
+            return self._databases[name]
+        except KeyError:
+            known = ", ".join(self._databases)
+            raise InvalidArgument("database", f"no database named {name!r}; configured: {known}") from None
+
+    async def open(self) -> None:
+        """Open the pools (connections are made on first use) and check each role."""
+        for database in self._databases.values():
+            await database.pool.open(wait=False)
+        for database in self._databases.values():
+            await self._check_role(database)
+
+    async def close(self) -> None:
+        """Close every pool."""
+        for database in self._databases.values():
+            await database.pool.close()
+
+    async def _check_role(self, database: Database) -> None:
+        try:
+            async with database.pool.connection(timeout=10) as conn:
+                row = await (
+                    await conn.execute(
+                        "select rolsuper, rolbypassrls, current_user from pg_roles where rolname = current_user"
+                    )
+                ).fetchone()
+                await conn.rollback()
+        except (psycopg.Error, TimeoutError, Exception) as exc:
+            logger.warning("database %r is not reachable at start-up: %s", database.name, type(exc).__name__)
+            return
+        if row is None or not (row[0] or row[1]):
+            return
+        what = "a superuser" if row[0] else "allowed to bypass row-level security"
+        message = (
+            f"database {database.name!r}: role {row[2]!r} is {what}. The read-only layers hold anyway, but a "
+            "dedicated read-only role is the safer boundary (see the README)."
+        )
+        if self.settings.require_non_superuser:
+            raise SettingsError(f"{message} Refusing to start (--require-non-superuser).")
+        logger.warning(message)
+
+    @asynccontextmanager
+    async def transaction(self, name: str | None, *, read_only: bool) -> AsyncIterator[AsyncConnection[TupleRow]]:
+        """A connection inside a transaction (read-only unless told otherwise), committed on success."""
+        database = self.get(name)
+        async with database.pool.connection() as conn:
+            await conn.set_read_only(read_only)
+            async with conn.transaction():
+                yield conn
+
+    async def read(self, name: str | None, work: Callable[[AsyncConnection[TupleRow]], Awaitable[T]]) -> T:
+        """Run `work` in a read-only transaction; retried once if the connection was lost."""
+        for attempt in (1, 2):
+            try:
+                async with self.transaction(name, read_only=True) as conn:
+                    return await work(conn)
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+                logger.info("connection to %r lost; retrying once", name or self.names[0])
+        raise AssertionError("unreachable")
+
+
+async def _configure(conn: AsyncConnection[TupleRow]) -> None:
+    for type_name in _AS_TEXT:
+        info = await psycopg.types.TypeInfo.fetch(conn, type_name)
+        if info is not None:
+            conn.adapters.register_loader(info.oid, TextLoader)
+    await conn.commit()  # the type lookups opened a transaction
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe form of a value psycopg loaded."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, decimal.Decimal | uuid.UUID | ipaddress._BaseAddress | ipaddress._BaseNetwork):
+        return str(value)
+    if isinstance(value, datetime.timedelta):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    return str(value)
+
+
+def row_values(row: Sequence[Any]) -> list[Any]:
+    """A row with every value JSON-safe."""
+    return [jsonable(value) for value in row]
