@@ -370,7 +370,9 @@ async def execute_sql(
 
 def _type_name(conn: AsyncConnection[TupleRow], oid: int) -> str:
     info = conn.adapters.types.get(oid)
-    return info.name if info is not None else str(oid)
+    if info is None:
+        return str(oid)
+    return f"{info.name}[]" if info.array_oid == oid else info.name
 
 
 class Plan(BaseModel):
