@@ -28,7 +28,7 @@ from patchbay.audit import current_call
 
 T = TypeVar("T")
 
-Summary = Callable[..., str | None | Awaitable[str | None]]
+Summary = Callable[..., Awaitable[str | None] | str | None]
 """Builds the question from the tool's arguments (by name) and, if it asks, `ctx`; None: no need to ask."""
 
 CONFIRM_PARAM = "patchbay_confirmation"

@@ -38,7 +38,7 @@ from patchbay import keys
 from patchbay.audit import AuditLog, current_call
 from patchbay.confirm import CONFIRM_PARAM, Confirmed, Summary, confirmation_parameter, settle
 from patchbay.errors import ErrorMapper, InvalidArgument, Mapper
-from patchbay.pagination import CursorCodec, InvalidCursor, Page
+from patchbay.pagination import CursorCodec, InvalidCursor
 from patchbay.redaction import Redactor
 from patchbay.schemas import inline_refs
 from patchbay.settings import ConnectorSettings, SettingsError
