@@ -99,6 +99,7 @@ class Connector(Generic[SettingsT, StateT]):
         lifespan: Callable[[SettingsT], AbstractAsyncContextManager[StateT]] | None = None,
         open_world: bool = True,
         error_mappers: Collection[Mapper] = (),
+        preflight: Callable[[SettingsT], Awaitable[None]] | None = None,
     ) -> None:
         expected = f"PATCHBAY_{connector_id.upper()}_"
         if settings.model_config.get("env_prefix") != expected:
@@ -112,6 +113,7 @@ class Connector(Generic[SettingsT, StateT]):
         self.lifespan = lifespan
         self.open_world = open_world
         self.error_mappers = list(error_mappers)
+        self.preflight = preflight  # checks before serving that may refuse to start (SettingsError)
         self.tools: dict[str, ToolSpec] = {}
         self._registrations: list[Callable[[MCPServer[Any]], None]] = []
         self._completers: dict[tuple[str, str], Completer] = {}
@@ -260,7 +262,9 @@ class Connector(Generic[SettingsT, StateT]):
         return server
 
     def run(self, settings: SettingsT) -> None:
-        """Serve until interrupted, over the configured transport."""
+        """Check, then serve until interrupted, over the configured transport."""
+        if self.preflight is not None:
+            anyio.run(self.preflight, settings)
         server = self.build(settings)
         if settings.transport == "http":
             from patchbay.http_app import serve

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.string import TextLoader
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from patchbay import InvalidArgument, SettingsError
 from patchbay_postgres.settings import PostgresSettings
@@ -84,45 +84,22 @@ class Databases:
             raise InvalidArgument("database", f"no database named {name!r}; configured: {known}") from None
 
     async def open(self) -> None:
-        """Open the pools (connections are made on first use) and check each role."""
+        """Open the pools (connections are made on first use); warn about powerful roles."""
         for database in self._databases.values():
             await database.pool.open(wait=False)
-        for database in self._databases.values():
-            await self._check_role(database)
+        for warning in await role_warnings(self.settings):
+            logger.warning(warning)
 
     async def close(self) -> None:
         """Close every pool."""
         for database in self._databases.values():
             await database.pool.close()
 
-    async def _check_role(self, database: Database) -> None:
-        try:
-            async with database.pool.connection(timeout=10) as conn:
-                row = await (
-                    await conn.execute(
-                        "select rolsuper, rolbypassrls, current_user from pg_roles where rolname = current_user"
-                    )
-                ).fetchone()
-                await conn.rollback()
-        except (psycopg.Error, TimeoutError, Exception) as exc:
-            logger.warning("database %r is not reachable at start-up: %s", database.name, type(exc).__name__)
-            return
-        if row is None or not (row[0] or row[1]):
-            return
-        what = "a superuser" if row[0] else "allowed to bypass row-level security"
-        message = (
-            f"database {database.name!r}: role {row[2]!r} is {what}. The read-only layers hold anyway, but a "
-            "dedicated read-only role is the safer boundary (see the README)."
-        )
-        if self.settings.require_non_superuser:
-            raise SettingsError(f"{message} Refusing to start (--require-non-superuser).")
-        logger.warning(message)
-
     @asynccontextmanager
     async def transaction(self, name: str | None, *, read_only: bool) -> AsyncIterator[AsyncConnection[TupleRow]]:
         """A connection inside a transaction (read-only unless told otherwise), committed on success."""
         database = self.get(name)
-        async with database.pool.connection() as conn:
+        async with database.pool.connection(timeout=self.settings.connect_timeout_seconds) as conn:
             await conn.set_read_only(read_only)
             async with conn.transaction():
                 yield conn
@@ -133,11 +110,48 @@ class Databases:
             try:
                 async with self.transaction(name, read_only=True) as conn:
                     return await work(conn)
+            except PoolTimeout:
+                raise  # already waited; the server log says why connecting failed
             except psycopg.OperationalError:
                 if attempt == 2:
                     raise
                 logger.info("connection to %r lost; retrying once", name or self.names[0])
         raise AssertionError("unreachable")
+
+
+async def role_warnings(settings: PostgresSettings) -> list[str]:
+    """A warning per database whose role is a superuser or bypasses row-level security.
+
+    Connects directly (not through a pool) so that a database that cannot be reached is
+    reported with PostgreSQL's own reason, once, at start-up.
+    """
+    warnings = []
+    for name, dsn in settings.databases.items():
+        try:
+            async with await AsyncConnection.connect(
+                dsn.get_secret_value(), connect_timeout=max(1, int(settings.connect_timeout_seconds))
+            ) as conn:
+                row = await (
+                    await conn.execute(
+                        "select rolsuper, rolbypassrls, current_user from pg_roles where rolname = current_user"
+                    )
+                ).fetchone()
+        except psycopg.Error as exc:
+            logger.warning("database %r is not reachable: %s", name, str(exc).strip().splitlines()[-1])
+            continue
+        if row is not None and (row[0] or row[1]):
+            what = "a superuser" if row[0] else "allowed to bypass row-level security"
+            warnings.append(
+                f"database {name!r}: role {row[2]!r} is {what}. The read-only layers hold anyway, but a "
+                "dedicated read-only role is the safer boundary (see the README)."
+            )
+    return warnings
+
+
+async def refuse_superusers(settings: PostgresSettings) -> None:
+    """With --require-non-superuser, refuse to start over a powerful role."""
+    if settings.require_non_superuser and (warnings := await role_warnings(settings)):
+        raise SettingsError(" ".join(warnings) + " Refusing to start (--require-non-superuser).")
 
 
 async def _configure(conn: AsyncConnection[TupleRow]) -> None:

@@ -21,11 +21,12 @@ import psycopg
 from mcp.server.mcpserver import Context
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
 from patchbay import Connector, Cursor, Runtime, ToolError, __version__
 from patchbay_postgres import sqlguard
-from patchbay_postgres.client import Databases, row_values
+from patchbay_postgres.client import Databases, refuse_superusers, row_values
 from patchbay_postgres.settings import PostgresSettings
 
 
@@ -46,6 +47,8 @@ def _postgres_error(exc: BaseException) -> str | None:
         return "The statement was cancelled: it ran past the server-side statement_timeout."
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return f"Rejected by the read-only transaction: {exc.diag.message_primary}"
+    if isinstance(exc, PoolTimeout):
+        return "Could not connect to the database in time; the server log says why (e.g. a wrong password)."
     if isinstance(exc, psycopg.OperationalError):
         return "Could not reach the database; check that it is running and reachable, then try again."
     if isinstance(exc, psycopg.Error):
@@ -67,6 +70,7 @@ connector: Connector[PostgresSettings, Databases] = Connector(
         "Every tool takes an optional database name; list_databases shows them."
     ),
     lifespan=open_databases,
+    preflight=refuse_superusers,
     open_world=False,
     error_mappers=[_postgres_error],
 )

@@ -34,6 +34,7 @@ class PostgresSettings(ConnectorSettings):
         100, ge=0, description="execute_write asks for confirmation when its plan touches more rows than this."
     )
     pool_max_size: int = Field(5, ge=1, description="Connections per database.")
+    connect_timeout_seconds: float = Field(10.0, gt=0, description="How long a call waits for a connection.")
 
     @field_validator("databases", mode="before")
     @classmethod
