@@ -59,7 +59,7 @@ async def test_client_without_elicitation_is_refused_with_the_operator_setting(e
         after = await client.call_tool("get_note", {"key": "note-00001"})
     assert result.is_error
     text = result.content[0].text
-    assert "Refused: 'delete_note' is destructive" in text
+    assert "Refused: 'delete_note' needs the user's confirmation" in text
     assert "does not support elicitation" in text
     assert "--confirm=never (PATCHBAY_EXAMPLE_CONFIRM=never)" in text
     assert "Nothing was done" in text

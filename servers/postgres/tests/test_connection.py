@@ -52,6 +52,19 @@ async def test_a_restarted_server_is_reconnected_transparently(postgres: Any, er
     assert second.structured_content != first.structured_content  # a new connection
 
 
+async def test_a_write_after_a_restart_gets_a_fresh_connection(postgres: Any, db: str) -> None:
+    if not hasattr(postgres, "pid"):
+        pytest.skip("PATCHBAY_TEST_POSTGRES_DSN points at a server the suite did not start")
+    settings = {"dsn": postgres.dsn(database=db), "allow_writes": True, "confirm": "never"}
+    async with connect(connector, settings) as client:
+        await client.call_tool("execute_write", {"sql": "insert into reporting.daily values ('2026-05-01', 1)"})
+        postgres.restart()
+        after = await client.call_tool("execute_write", {"sql": "delete from reporting.daily"})
+    assert not after.is_error, after.content[0].text
+    assert after.structured_content is not None
+    assert after.structured_content["result"]["rows_affected"] == 1
+
+
 async def test_a_superuser_role_is_warned_about(postgres: Any, caplog: pytest.LogCaptureFixture) -> None:
     async with connect(connector, {"dsn": postgres.dsn()}) as client:
         await client.call_tool("list_databases", {})

@@ -54,7 +54,7 @@ class Confirmed(BaseModel, Generic[T]):
 def refusal(tool: str, reason: str, setting: str) -> str:
     """The error for a destructive call that cannot be confirmed on this connection."""
     return (
-        f"Refused: '{tool}' is destructive and needs the user's confirmation, but {reason}. Nothing was done. "
+        f"Refused: '{tool}' needs the user's confirmation for this call, but {reason}. Nothing was done. "
         f"An operator who trusts the host's own approval prompt can start the server with --confirm=never "
         f"({setting}=never)."
     )

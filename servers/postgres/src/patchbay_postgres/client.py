@@ -1,8 +1,8 @@
 """Connections to the configured databases: one psycopg pool each, values made JSON-safe.
 
-Pools check a connection before lending it, so calls after a server restart or a dropped
-connection get a fresh one; a read-only call that still fails for that reason is tried
-once more. Every session gets a server-side statement timeout.
+After a server restart or a dropped connection, a read-only call that fails for that
+reason is tried once more on a fresh connection; a write checks its connection first.
+Every session gets a server-side statement timeout.
 """
 
 from __future__ import annotations
@@ -36,10 +36,20 @@ _AS_TEXT = ("numeric", "interval", "money", "int4range", "int8range", "numrange"
 
 @dataclass
 class Database:
-    """One configured database: its name and its pool."""
+    """One configured database and its pools.
+
+    Reads are retried once if their connection turns out dead, so their pool skips the
+    check round trip; writes are not retried, so theirs checks a connection before lending it.
+    """
 
     name: str
-    pool: AsyncConnectionPool[AsyncConnection[TupleRow]]
+    reads: AsyncConnectionPool[AsyncConnection[TupleRow]]
+    writes: AsyncConnectionPool[AsyncConnection[TupleRow]]
+
+    @property
+    def pools(self) -> tuple[AsyncConnectionPool[AsyncConnection[TupleRow]], ...]:
+        """Both pools."""
+        return (self.reads, self.writes)
 
 
 class Databases:
@@ -47,23 +57,30 @@ class Databases:
 
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
+        # synchronize_seqscans off: a page re-runs its query, and a synchronized scan would
+        # start where another scan of the same big table happens to be, skipping rows.
         options = (
             f"-c statement_timeout={settings.statement_timeout_ms} "
-            f"-c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 2}"
+            f"-c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 2} "
+            "-c synchronize_seqscans=off"
         )
+        def pool(dsn: str, name: str, *, checked: bool) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
+            return AsyncConnectionPool(
+                dsn,
+                min_size=0,
+                max_size=settings.pool_max_size,
+                kwargs={"options": options, "application_name": "patchbay-postgres", "autocommit": False},
+                configure=_configure,
+                check=AsyncConnectionPool.check_connection if checked else None,
+                open=False,
+                name=name,
+            )
+
         self._databases = {
             name: Database(
                 name,
-                AsyncConnectionPool(
-                    dsn.get_secret_value(),
-                    min_size=0,
-                    max_size=settings.pool_max_size,
-                    kwargs={"options": options, "application_name": "patchbay-postgres", "autocommit": False},
-                    configure=_configure,
-                    check=AsyncConnectionPool.check_connection,
-                    open=False,
-                    name=f"patchbay-{name}",
-                ),
+                reads=pool(dsn.get_secret_value(), f"patchbay-{name}-reads", checked=False),
+                writes=pool(dsn.get_secret_value(), f"patchbay-{name}-writes", checked=True),
             )
             for name, dsn in settings.databases.items()
         }
@@ -86,20 +103,22 @@ class Databases:
     async def open(self) -> None:
         """Open the pools (connections are made on first use); warn about powerful roles."""
         for database in self._databases.values():
-            await database.pool.open(wait=False)
+            for pool in database.pools:
+                await pool.open(wait=False)
         for warning in await role_warnings(self.settings):
             logger.warning(warning)
 
     async def close(self) -> None:
         """Close every pool."""
         for database in self._databases.values():
-            await database.pool.close()
+            for pool in database.pools:
+                await pool.close()
 
     @asynccontextmanager
     async def transaction(self, name: str | None, *, read_only: bool) -> AsyncIterator[AsyncConnection[TupleRow]]:
         """A connection inside a transaction (read-only unless told otherwise), committed on success."""
-        database = self.get(name)
-        async with database.pool.connection(timeout=self.settings.connect_timeout_seconds) as conn:
+        pool = self.get(name).reads if read_only else self.get(name).writes
+        async with pool.connection(timeout=self.settings.connect_timeout_seconds) as conn:
             await conn.set_read_only(read_only)
             async with conn.transaction():
                 yield conn
