@@ -62,8 +62,11 @@ class Databases:
         options = (
             f"-c statement_timeout={settings.statement_timeout_ms} "
             f"-c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 2} "
-            "-c synchronize_seqscans=off"
+            "-c synchronize_seqscans=off "
+            # The parser check reads strings as standard SQL; the server must too.
+            "-c standard_conforming_strings=on"
         )
+
         def pool(dsn: str, name: str, *, checked: bool) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
             return AsyncConnectionPool(
                 dsn,
@@ -71,6 +74,7 @@ class Databases:
                 max_size=settings.pool_max_size,
                 kwargs={"options": options, "application_name": "patchbay-postgres", "autocommit": False},
                 configure=_configure,
+                reset=_reset,
                 check=AsyncConnectionPool.check_connection if checked else None,
                 open=False,
                 name=name,
@@ -129,8 +133,8 @@ class Databases:
             try:
                 async with self.transaction(name, read_only=True) as conn:
                     return await work(conn)
-            except PoolTimeout:
-                raise  # already waited; the server log says why connecting failed
+            except (PoolTimeout, psycopg.errors.QueryCanceled):
+                raise  # already waited (for a connection, or for the statement timeout)
             except psycopg.OperationalError:
                 if attempt == 2:
                     raise
@@ -171,6 +175,13 @@ async def refuse_superusers(settings: PostgresSettings) -> None:
     """With --require-non-superuser, refuse to start over a powerful role."""
     if settings.require_non_superuser and (warnings := await role_warnings(settings)):
         raise SettingsError(" ".join(warnings) + " Refusing to start (--require-non-superuser).")
+
+
+async def _reset(conn: AsyncConnection[TupleRow]) -> None:
+    """Undo any session setting a call managed to change before the connection is lent again."""
+    await conn.set_autocommit(True)
+    await conn.execute("RESET ALL")
+    await conn.set_autocommit(False)
 
 
 async def _configure(conn: AsyncConnection[TupleRow]) -> None:

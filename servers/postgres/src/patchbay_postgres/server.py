@@ -622,7 +622,10 @@ async def _write_question(ctx: Context, sql: str, database: str | None = None) -
         plan = (await _rows(conn, f"explain (format json) {sql}"))[0][0]
         return float(_largest_rows(plan))
 
-    rows = await databases.read(database, estimate)
+    try:
+        rows = await databases.read(database, estimate)
+    except psycopg.Error as exc:  # e.g. a misspelt table: say so, as the tool itself would
+        raise ToolError(_postgres_error(exc) or "PostgreSQL error") from None
     if rows <= databases.settings.write_confirm_rows:
         return None
     name = database or databases.names[0]

@@ -3,8 +3,9 @@
 One layer of several (see server.py): execute_sql also runs in a read-only transaction
 with a statement timeout, so a statement that slips past this check still cannot write.
 This layer is what stops the things a read-only transaction does not: reading server
-files, large objects, other connections (dblink), session settings, advisory locks,
-signalling other backends, and SQL smuggled inside strings for the server to run.
+files, large objects (which PostgreSQL lets even a read-only transaction write), other
+connections (dblink), session settings, advisory locks, signalling other backends, index
+maintenance functions, and SQL smuggled inside strings for the server to run.
 
 Every check names the rule that rejected the statement.
 """
@@ -22,7 +23,15 @@ from patchbay import ToolError
 QUERY = (ast.SelectStmt,)
 WRITES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
 _DDL_PREFIXES = ("Create", "Alter", "Drop", "Truncate", "Rename", "Comment", "Grant", "Revoke", "Index", "Reindex")
-_DDL_EXTRA = ("RefreshMatViewStmt", "ClusterStmt", "SecLabelStmt")
+_DDL_EXTRA = (
+    "RefreshMatViewStmt",
+    "ClusterStmt",
+    "SecLabelStmt",
+    "ViewStmt",
+    "CompositeTypeStmt",
+    "RuleStmt",
+    "DefineStmt",
+)
 
 # Functions with side effects a read-only transaction does not stop, or that run SQL
 # given as a string (which this check could not see).
@@ -45,6 +54,15 @@ _FORBIDDEN = {
     "cursor_to_xml": "reads another cursor",
     "cursor_to_xmlschema": "reads another cursor",
     "ts_stat": "runs SQL given as a string",
+    "ts_rewrite": "runs SQL given as a string",
+    "pg_stat_statements_reset": "wipes query statistics",
+    "brin_summarize_new_values": "changes an index",
+    "brin_summarize_range": "changes an index",
+    "brin_desummarize_range": "changes an index",
+    "gin_clean_pending_list": "changes an index",
+    "pg_rotate_logfile_old": "rotates the server log",
+    "pg_nextoid": "assigns object ids",
+    "setseed": "changes the session's random seed",
     "loread": "reads large objects",
     "lowrite": "writes large objects",
     **dict.fromkeys(
@@ -106,6 +124,8 @@ def parse_one(sql: str) -> ast.Node:
     Raises:
         Rejected: a syntax error, or not exactly one statement.
     """
+    if "\x00" in sql:
+        raise Rejected("syntax", "the statement contains a NUL byte")
     try:
         statements = parse_sql(sql)
     except ParseError as exc:
@@ -147,6 +167,12 @@ def check_write(sql: str) -> ast.Node:
     statement = parse_one(sql)
     if not isinstance(statement, WRITES):
         raise Rejected("data-change", f"{_kind(statement)} is not INSERT, UPDATE, DELETE or MERGE")
+    target = statement.relation
+    schema = (target.schemaname or "").lower() if target is not None else ""
+    table = (target.relname or "").lower() if target is not None else ""
+    if schema in ("pg_catalog", "information_schema") or (not schema and table.startswith("pg_")):
+        # e.g. UPDATE pg_settings ... is a SET in disguise, and catalog edits change the server itself
+        raise Rejected("data-change", f"{table} is a system catalog or view; change user tables only")
     _check_tree(statement, allow_writes=True)
     return statement
 
