@@ -27,10 +27,11 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-## bench: base overhead vs a bare MCPServer; filesystem connector vs the reference Node server
+## bench: base overhead vs a bare MCPServer; filesystem and postgres connectors vs the reference servers
 bench: sync
 	$(UV) run --frozen python bench/base_overhead.py
 	$(UV) run --frozen python bench/filesystem_vs_reference.py
+	$(UV) run --frozen python bench/postgres_vs_reference.py
 
 ## catalog: nothing to catalog until the distribution issue lands
 catalog: sync
