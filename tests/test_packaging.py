@@ -1,0 +1,435 @@
+"""Packaging: every connector installs and starts the ways the README promises.
+
+For each connector found as `servers/<id>/pyproject.toml`:
+
+- `uvx --from ./servers/<id> patchbay-<id> --help` works from an unrelated working
+  directory with a clean uv cache, and the shared base comes from this workspace;
+- `uvx --from 'git+file://<repo>#subdirectory=servers/<id>' patchbay-<id> --help` works,
+  with the shared base built from the same commit;
+- an edit to the connector's source shows on the next `uvx --from ./servers/<id>` run
+  (the members' `[tool.uv] cache-keys`), and so does an edit to the shared base;
+- `uv build --all-packages` builds a wheel for the base and every connector, each connector
+  names the base with a version range, and the connector wheel plus the base wheel install
+  with plain pip into a fresh virtual environment where the console script starts.
+
+The git and edit tests work on a snapshot of the working tree (tracked and untracked,
+non-ignored files, committed into a temporary repository), so they test what is on disk
+(on a CI clone that is HEAD) and never touch the repository itself. Everything uses one
+temporary UV_CACHE_DIR per module: clean relative to the user's cache, shared between the
+tests so dependencies download once.
+
+Needs uv, git and a package index (PyPI); skipped locally when one is missing, failed
+under CI=true (see the root conftest.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import urllib.request
+import zipfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+pytestmark = pytest.mark.timeout(900)
+
+REPO = Path(__file__).resolve().parents[1]
+COMMAND_TIMEOUT = 600  # seconds for any single uv/pip/git command
+
+
+@dataclass(frozen=True)
+class Member:
+    directory: Path  # relative to the repository root
+    name: str
+    version: str
+    scripts: dict[str, str]
+    dependencies: tuple[str, ...]
+
+
+def _member(directory: Path) -> Member:
+    project = tomllib.loads((REPO / directory / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return Member(
+        directory=directory,
+        name=project["name"],
+        version=project["version"],
+        scripts=dict(project.get("scripts", {})),
+        dependencies=tuple(project.get("dependencies", ())),
+    )
+
+
+BASE = _member(Path("shared"))
+CONNECTORS = {
+    path.parent.name: _member(path.parent.relative_to(REPO)) for path in sorted(REPO.glob("servers/*/pyproject.toml"))
+}
+CONNECTOR_IDS = sorted(CONNECTORS)
+
+
+def _script(connector_id: str) -> str:
+    return f"patchbay-{connector_id}"
+
+
+def _entry_module(connector_id: str) -> Path:
+    """The source file of the console script's module (e.g. `src/patchbay_x/__main__.py`)."""
+    member = CONNECTORS[connector_id]
+    module = member.scripts[_script(connector_id)].partition(":")[0]
+    return Path("src", *module.split(".")).with_suffix(".py")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _run(command: Sequence[str | Path], *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(map(str, command))}` (in {cwd}) exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}",
+            pytrace=False,
+        )
+    return result
+
+
+# What `uv run` or the developer's shell sets that would point uv or Python at another
+# project, environment or cache.
+_SCRUBBED = {
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "UV_PROJECT_ENVIRONMENT",
+    "UV_PROJECT",
+    "UV_WORKING_DIRECTORY",
+    "UV_NO_CACHE",
+    "UV_OFFLINE",
+    "UV_FROZEN",
+    "UV_LOCKED",
+    "UV_NO_SYNC",
+    "UV_RUN_RECURSION_DEPTH",
+    "PIP_REQUIRE_VIRTUALENV",
+}
+
+
+def _index_url() -> str:
+    for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return "https://pypi.org/simple/"
+
+
+def _index_reachable(url: str) -> str | None:
+    """None when the package index answers, else why not."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/pip/", timeout=15) as response:
+            response.read(1)
+    except Exception as exc:  # any failure means: no index, skip
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@dataclass(frozen=True)
+class Tools:
+    uv: str
+    uvx: list[str]
+    git: str
+    env: dict[str, str] = field(repr=False)  # scrubbed, with the module's clean UV_CACHE_DIR; never in reports
+    cwd: Path  # an unrelated working directory
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory: pytest.TempPathFactory) -> Tools:
+    uv = shutil.which("uv") or os.environ.get("UV")
+    if not uv or not Path(uv).exists():
+        pytest.skip("uv is not installed (see tools/ensure-uv.sh, or `make uv`)")
+    uvx_path = shutil.which("uvx") or shutil.which("uvx", path=str(Path(uv).parent))
+    uvx = [uvx_path] if uvx_path else [uv, "tool", "run"]
+    git = shutil.which("git")
+    if not git:
+        pytest.skip("git is not installed")
+    index = _index_url()
+    problem = _index_reachable(index)
+    if problem is not None:
+        pytest.skip(f"the package index {index} is unreachable ({problem}); these tests install from it")
+    root = tmp_path_factory.mktemp("packaging")
+    env = {key: value for key, value in os.environ.items() if key not in _SCRUBBED}
+    env["UV_CACHE_DIR"] = str(root / "uv-cache")
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    cwd = root / "elsewhere"
+    cwd.mkdir()
+    return Tools(uv=uv, uvx=uvx, git=git, env=env, cwd=cwd)
+
+
+def _working_tree_files() -> list[str]:
+    """Tracked and untracked, non-ignored files of the repository that exist on disk."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+        timeout=COMMAND_TIMEOUT,
+    ).stdout.decode()
+    return sorted({name for name in listed.split("\0") if name and (REPO / name).is_file()})
+
+
+def _copy_working_tree(destination: Path, files: Sequence[str]) -> None:
+    for name in files:
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target, follow_symlinks=False)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    commit: str
+    files: tuple[str, ...] = field(repr=False)
+
+
+@pytest.fixture(scope="module")
+def snapshot(tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """The working tree committed into a temporary git repository."""
+    if not (REPO / ".git").exists():
+        pytest.skip(f"{REPO} is not a git checkout")
+    files = _working_tree_files()
+    path = tmp_path_factory.mktemp("snapshot") / "repo"
+    path.mkdir()
+    _copy_working_tree(path, files)
+    git = [tools.git, "-c", "init.defaultBranch=main", "-c", "user.name=patchbay-tests"]
+    git += ["-c", "user.email=tests@patchbay.invalid", "-c", "commit.gpgsign=false"]
+    _run([*git, "init", "-q"], cwd=path, env=tools.env)
+    _run([*git, "add", "-A"], cwd=path, env=tools.env)
+    _run([*git, "commit", "-q", "--no-verify", "-m", "working tree snapshot"], cwd=path, env=tools.env)
+    commit = _run([*git, "rev-parse", "HEAD"], cwd=path, env=tools.env).stdout.strip()
+    return Snapshot(path=path, commit=commit, files=tuple(files))
+
+
+_DIRECT_URLS = (
+    "import importlib.metadata as m, json, sys\n"
+    "print(json.dumps({n: json.loads(m.distribution(n).read_text('direct_url.json') or 'null') for n in sys.argv[1:]}))"
+)
+
+
+def _direct_urls(tools: Tools, source: str, *names: str) -> dict[str, dict[str, object]]:
+    """PEP 610 origins of `names` as installed in the environment `uvx --from source` runs in."""
+    result = _run([*tools.uvx, "--from", source, "python", "-c", _DIRECT_URLS, *names], cwd=tools.cwd, env=tools.env)
+    urls: dict[str, dict[str, object]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return urls
+
+
+def _check_help(result: subprocess.CompletedProcess[str], connector_id: str) -> None:
+    assert result.stdout.startswith(f"usage: {_script(connector_id)}"), result.stdout
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+def test_connectors_are_discovered() -> None:
+    assert CONNECTOR_IDS, "no servers/*/pyproject.toml found"
+    for connector_id, member in CONNECTORS.items():
+        assert member.name == f"patchbay-{connector_id}", f"servers/{connector_id}: distribution is {member.name}"
+        assert _script(connector_id) in member.scripts, f"servers/{connector_id}: no `{_script(connector_id)}` script"
+        assert (REPO / member.directory / _entry_module(connector_id)).is_file()
+
+
+# ------------------------------------------------------------------- wheels
+
+
+@dataclass(frozen=True)
+class Wheels:
+    directory: Path
+    by_name: dict[str, Path]  # canonical distribution name -> wheel
+
+
+@pytest.fixture(scope="module")
+def wheels(tools: Tools, snapshot: Snapshot, tmp_path_factory: pytest.TempPathFactory) -> Wheels:
+    """`uv build --all-packages` of the snapshot (so nothing is written into the repository)."""
+    out = tmp_path_factory.mktemp("dist")
+    _run([tools.uv, "build", "--all-packages", "--out-dir", out], cwd=snapshot.path, env=tools.env)
+    by_name: dict[str, Path] = {}
+    for wheel in sorted(out.glob("*.whl")):
+        name = canonicalize_name(wheel.name.split("-")[0])
+        assert name not in by_name, f"two wheels for {name}: {by_name[name].name}, {wheel.name}"
+        by_name[name] = wheel
+    return Wheels(directory=out, by_name=by_name)
+
+
+def _metadata(wheel: Path) -> list[tuple[str, str]]:
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        text = archive.read(name).decode()
+    headers = text.split("\n\n", 1)[0]
+    return [(key, value.strip()) for key, _, value in (line.partition(":") for line in headers.splitlines()) if value]
+
+
+def test_build_all_packages(wheels: Wheels, pip_venvs: dict[str, Future[Path]]) -> None:
+    # Requesting `pip_venvs` here starts the pip installs in the background while the uvx tests run;
+    # test_pip_installs_wheels, last in the module, collects them.
+    expected = {canonicalize_name(BASE.name)} | {canonicalize_name(m.name) for m in CONNECTORS.values()}
+    assert expected <= set(wheels.by_name), f"built {sorted(wheels.by_name)}, expected {sorted(expected)}"
+    base_metadata = dict(_metadata(wheels.by_name[canonicalize_name(BASE.name)]))
+    assert base_metadata["Version"] == BASE.version
+
+
+@pytest.mark.parametrize("connector_id", CONNECTOR_IDS)
+def test_connector_wheel_pins_base_range(wheels: Wheels, connector_id: str) -> None:
+    member = CONNECTORS[connector_id]
+    metadata = _metadata(wheels.by_name[canonicalize_name(member.name)])
+    assert dict(metadata)["Version"] == member.version
+    requirements = [Requirement(value) for key, value in metadata if key == "Requires-Dist"]
+    [base] = [r for r in requirements if canonicalize_name(r.name) == canonicalize_name(BASE.name)]
+    operators = {spec.operator for spec in base.specifier}
+    assert operators & {">=", ">", "~="} and operators & {"<", "<=", "~="}, (
+        f"{member.name} wheel requires `{base}`: declare a range with a lower and an upper bound"
+    )
+    assert Version(BASE.version) in base.specifier, f"`{base}` excludes this base, {BASE.version}"
+    [declared] = [
+        Requirement(d)
+        for d in member.dependencies
+        if canonicalize_name(Requirement(d).name) == canonicalize_name(BASE.name)
+    ]
+    assert base.specifier == declared.specifier
+
+
+@pytest.fixture(scope="module")
+def pip_venvs(
+    tools: Tools, wheels: Wheels, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[Path]]]:
+    """Per connector, a fresh venv with only its wheel and the base wheel installed by plain pip.
+
+    Built concurrently: pip's downloads dominate the module's runtime.
+    """
+    root = tmp_path_factory.mktemp("venvs")
+
+    def install(connector_id: str) -> Path:
+        venv = root / connector_id
+        _run([sys.executable, "-m", "venv", venv], cwd=tools.cwd, env=tools.env)
+        connector_wheel = wheels.by_name[canonicalize_name(CONNECTORS[connector_id].name)]
+        base_wheel = wheels.by_name[canonicalize_name(BASE.name)]
+        python = venv / "bin" / "python"
+        _run([python, "-m", "pip", "install", "-q", base_wheel, connector_wheel], cwd=tools.cwd, env=tools.env)
+        return venv
+
+    with ThreadPoolExecutor(max_workers=len(CONNECTOR_IDS) or 1) as pool:
+        futures = {connector_id: pool.submit(install, connector_id) for connector_id in CONNECTOR_IDS}
+        # A failed install is reported by the test of that connector, not here.
+        yield futures
+
+
+# ---------------------------------------------------------------------------- uvx
+
+
+@pytest.mark.parametrize("connector_id", CONNECTOR_IDS)
+def test_uvx_from_path(tools: Tools, connector_id: str) -> None:
+    """`uvx --from ./servers/<id>`, given as a relative path from an unrelated directory."""
+    member = CONNECTORS[connector_id]
+    source = str(REPO / member.directory)
+    with contextlib.suppress(ValueError):  # on another drive, keep it absolute
+        source = os.path.relpath(source, tools.cwd)
+    _check_help(
+        _run([*tools.uvx, "--from", source, _script(connector_id), "--help"], cwd=tools.cwd, env=tools.env),
+        connector_id,
+    )
+    version = _run([*tools.uvx, "--from", source, _script(connector_id), "--version"], cwd=tools.cwd, env=tools.env)
+    assert version.stdout.strip() == f"{_script(connector_id)} {member.version}"
+    # The base is this workspace's `shared/`, not something of the same name from the index.
+    urls = _direct_urls(tools, source, BASE.name, member.name)
+    assert urls[BASE.name]["url"] == (REPO / BASE.directory).as_uri(), urls
+    assert urls[member.name]["url"] == (REPO / member.directory).as_uri(), urls
+
+
+@pytest.mark.parametrize("connector_id", CONNECTOR_IDS)
+def test_uvx_from_git(tools: Tools, snapshot: Snapshot, connector_id: str) -> None:
+    member = CONNECTORS[connector_id]
+    source = f"git+{snapshot.path.as_uri()}#subdirectory={member.directory.as_posix()}"
+    _check_help(
+        _run([*tools.uvx, "--from", source, _script(connector_id), "--help"], cwd=tools.cwd, env=tools.env),
+        connector_id,
+    )
+    # Both the connector and the base were built from the same commit of the same repository.
+    urls = _direct_urls(tools, source, BASE.name, member.name)
+    for name, directory in ((BASE.name, BASE.directory), (member.name, member.directory)):
+        origin = urls[name]
+        assert origin["url"] == snapshot.path.as_uri(), urls
+        assert origin["vcs_info"] == {"vcs": "git", "commit_id": snapshot.commit}, urls
+        assert origin["subdirectory"] == directory.as_posix(), urls
+
+
+@pytest.mark.parametrize("connector_id", CONNECTOR_IDS)
+def test_uvx_from_path_picks_up_edits(tools: Tools, snapshot: Snapshot, tmp_path: Path, connector_id: str) -> None:
+    """No stale build: the next `uvx --from ./servers/<id>` runs the edited connector and base."""
+    member = CONNECTORS[connector_id]
+    copy = tmp_path / "repo"
+    _copy_working_tree(copy, snapshot.files)
+    source = str(copy / member.directory)
+    command = [*tools.uvx, "--from", source, _script(connector_id), "--help"]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        result = _run(command, cwd=tools.cwd, env=tools.env)
+        _check_help(result, connector_id)
+        return result
+
+    connector_marker = f"EDITED-CONNECTOR-{connector_id}-{tmp_path.name}"
+    base_marker = f"EDITED-BASE-{connector_id}-{tmp_path.name}"
+    before = run()
+    assert connector_marker not in before.stderr
+    assert base_marker not in before.stderr
+
+    # Code appended to the console script's module runs when the script imports it.
+    entry = copy / member.directory / _entry_module(connector_id)
+    with entry.open("a", encoding="utf-8") as file:
+        file.write(f"\nimport sys as _sys\n\n_sys.stderr.write({connector_marker!r} + '\\n')\n")
+    after = run()
+    assert connector_marker in after.stderr, f"stale build served after editing {entry}:\n{after.stderr}"
+
+    # Same for the shared base: a new module imported from its package's __init__.
+    package = copy / BASE.directory / "src" / BASE.name.replace("-", "_")
+    (package / "_edited_marker.py").write_text(f"import sys\n\nsys.stderr.write({base_marker!r} + '\\n')\n")
+    with (package / "__init__.py").open("a", encoding="utf-8") as file:
+        file.write("\nfrom . import _edited_marker  # noqa: F401\n")
+    edited = run()
+    assert base_marker in edited.stderr, f"stale base served after editing {package}:\n{edited.stderr}"
+    assert connector_marker in edited.stderr
+
+
+# ------------------------------------ plain pip (last, so the venvs build in the background meanwhile)
+
+
+@pytest.mark.parametrize("connector_id", CONNECTOR_IDS)
+def test_pip_installs_wheels(
+    tools: Tools, wheels: Wheels, pip_venvs: dict[str, Future[Path]], connector_id: str
+) -> None:
+    venv = pip_venvs[connector_id].result()
+    member = CONNECTORS[connector_id]
+    env = {**tools.env, "PATH": f"{venv / 'bin'}{os.pathsep}{tools.env.get('PATH', '')}"}
+    script = venv / "bin" / _script(connector_id)
+    _check_help(_run([script, "--help"], cwd=tools.cwd, env=env), connector_id)
+    version = _run([script, "--version"], cwd=tools.cwd, env=env)
+    assert version.stdout.strip() == f"{_script(connector_id)} {member.version}"
+    _run([venv / "bin" / "python", "-m", "pip", "check"], cwd=tools.cwd, env=env)
+    # The base came from our wheel, not from the index under the same name.
+    urls = json.loads(
+        _run([venv / "bin" / "python", "-c", _DIRECT_URLS, BASE.name, member.name], cwd=tools.cwd, env=env).stdout
+    )
+    assert urls[BASE.name]["url"] == wheels.by_name[canonicalize_name(BASE.name)].as_uri(), urls
+    assert urls[member.name]["url"] == wheels.by_name[canonicalize_name(member.name)].as_uri(), urls
