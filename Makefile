@@ -33,6 +33,6 @@ bench: sync
 	$(UV) run --frozen python bench/filesystem_vs_reference.py
 	$(UV) run --frozen python bench/postgres_vs_reference.py
 
-## catalog: nothing to catalog until the distribution issue lands
+## catalog: regenerate catalog.json (root and bundled copy) from servers/*/server.json and the connectors
 catalog: sync
-	@echo "catalog: no connector publishes a server.json yet; nothing to catalog."
+	$(UV) run --frozen patchbay catalog build

@@ -41,7 +41,9 @@ def entries(catalog: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def build(root: Path) -> dict[str, Any]:
     """The catalog of every connector under `root/servers`."""
-    servers = [_entry(root, folder) for folder in sorted((root / "servers").iterdir()) if (folder / "server.json").exists()]
+    servers = [
+        _entry(root, folder) for folder in sorted((root / "servers").iterdir()) if (folder / "server.json").exists()
+    ]
     return {"servers": servers, "metadata": {"count": len(servers)}}
 
 
