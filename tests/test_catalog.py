@@ -24,7 +24,7 @@ def server_json(connector_id: str) -> dict[str, Any]:
 
 def test_every_connector_has_a_server_json() -> None:
     folders = sorted(p.parent.name for p in (ROOT / "servers").glob("*/pyproject.toml"))
-    assert CONNECTORS == folders
+    assert folders == CONNECTORS
 
 
 @pytest.mark.parametrize("connector_id", CONNECTORS)
