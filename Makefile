@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PORT ?= 8000
 
-.PHONY: run test lint bench catalog uv sync
+.PHONY: run test lint bench catalog images uv sync
 
 uv:
 	@bash tools/ensure-uv.sh
@@ -37,3 +37,27 @@ bench: sync
 ## catalog: regenerate catalog.json (root and bundled copy) from servers/*/server.json and the connectors
 catalog: sync
 	$(UV) run --frozen patchbay catalog build
+
+ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && echo docker || echo podman)
+IMAGE_REPO ?= ghcr.io/patchbay
+CONNECTORS := $(patsubst servers/%/pyproject.toml,%,$(wildcard servers/*/pyproject.toml))
+ifeq ($(ENGINE),podman)
+# HEALTHCHECK needs the docker format; builds behind a TLS-intercepting proxy need the host's CA bundle.
+IMAGE_BUILD_FLAGS := --format docker $(if $(wildcard /etc/ssl/certs/ca-certificates.crt),-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
+endif
+
+## images: a container image per connector (docker/Dockerfile) with docker, or podman where docker is absent
+images:
+	@if [ "$(ENGINE)" = podman ]; then bash tools/ensure-podman.sh; fi
+	@set -euo pipefail; \
+	base="$$(PATCHBAY_CONTAINER_ENGINE=$(ENGINE) bash tools/build-base-image.sh)"; \
+	revision="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"; \
+	for id in $(CONNECTORS); do \
+	  version="$$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' servers/$$id/pyproject.toml)"; \
+	  echo "images: $(IMAGE_REPO)/patchbay-$$id:$$version (base $$base)"; \
+	  $(ENGINE) build $(IMAGE_BUILD_FLAGS) -f docker/Dockerfile \
+	    --build-arg BASE_IMAGE="$$base" --build-arg CONNECTOR="$$id" \
+	    --build-arg VERSION="$$version" --build-arg REVISION="$$revision" \
+	    -t "$(IMAGE_REPO)/patchbay-$$id:$$version" -t "$(IMAGE_REPO)/patchbay-$$id:latest" . ; \
+	done; \
+	$(ENGINE) images --filter "reference=$(IMAGE_REPO)/patchbay-*"
