@@ -12,6 +12,8 @@
 # quick once installed. Only the binary's path goes to stdout; progress and errors go
 # to stderr.
 set -euo pipefail
+# shellcheck source=tools/lib/as-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/as-root.sh"
 
 say() { echo "ensure-nginx: $*" >&2; }
 
@@ -55,14 +57,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
-if [[ $(id -u) -eq 0 ]]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root=(sudo -n)
-else
-  say "nginx is missing and installing it needs root: run as root, or: sudo apt-get install -y nginx"
-  exit 1
-fi
+as_root_or_exit "nginx is missing and installing it needs root: run as root, or: sudo apt-get install -y nginx"
 
 apt_install() {
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \

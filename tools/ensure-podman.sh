@@ -15,6 +15,8 @@
 # so they work without it; it is for `make images` and podman by hand.
 # Progress and errors go to stderr.
 set -euo pipefail
+# shellcheck source=tools/lib/as-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/as-root.sh"
 
 say() { echo "ensure-podman: $*" >&2; }
 
@@ -45,14 +47,7 @@ if ((${#todo[@]})); then
     say "missing ${todo[*]} and no apt-get to install them: install podman, buildah, runc and debootstrap yourself"
     exit 1
   fi
-  if [[ $(id -u) -eq 0 ]]; then
-    as_root=()
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    as_root=(sudo -n)
-  else
-    say "installing ${todo[*]} needs root: run as root, or: sudo apt-get install -y ${packages[*]}"
-    exit 1
-  fi
+  as_root_or_exit "installing ${todo[*]} needs root: run as root, or: sudo apt-get install -y ${packages[*]}"
   # One installer at a time (dpkg has its own lock, but this avoids a failed second attempt).
   lock="${TMPDIR:-/tmp}/patchbay-ensure-podman.lock"
   exec 9>>"$lock"
