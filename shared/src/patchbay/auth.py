@@ -92,7 +92,7 @@ def verifier_for(settings: ConnectorSettings) -> tuple[AuthSettings, TokenVerifi
         verifiers.append(JWTVerifier(settings.jwt_jwks_url, audience=settings.jwt_audience, issuer=settings.jwt_issuer))
     if not verifiers:
         return None
-    resource = settings.public_url or f"http://{_url_host(settings.host)}:{settings.port}/mcp"
+    resource = settings.public_url or f"http://{url_host(settings.host)}:{settings.port}/mcp"
     auth = AuthSettings(
         issuer_url=settings.jwt_issuer or resource,
         resource_server_url=resource,
@@ -115,5 +115,6 @@ class AnyOf:
         return None
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
+    """`host` as it goes in a URL (IPv6 in brackets)."""
     return f"[{host}]" if ":" in host else host

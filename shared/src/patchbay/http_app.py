@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from patchbay.auth import url_host
 from patchbay.settings import ConnectorSettings, SettingsError
 
 MCP_PATH = "/mcp"
@@ -74,11 +75,13 @@ async def serve(server: MCPServer[Any], settings: ConnectorSettings) -> None:
         server_header=False,
     )
     mode = "read-write" if settings.allow_writes else "read-only"
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    url = f"http://{host}:{settings.port}{MCP_PATH}"
+    bound = f"http://{url_host(settings.host)}:{settings.port}{MCP_PATH}"
+    # Bound to every interface: the snippet names loopback, which a local host can reach.
+    reachable = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    url = f"http://{url_host(reachable)}:{settings.port}{MCP_PATH}"
     snippet = json.dumps({"mcpServers": {server.name: {"type": "http", "url": url}}})
     print(
-        f"{server.name}: serving {mode} on {url} ({'stateful' if settings.stateful else 'stateless'})\n"
+        f"{server.name}: serving {mode} on {bound} ({'stateful' if settings.stateful else 'stateless'})\n"
         f"{server.name}: to add it to an MCP host's config: {snippet}",
         file=sys.stderr,
         flush=True,
