@@ -294,3 +294,17 @@ def test_error_for_an_env_only_setting_suggests_no_missing_flag() -> None:
     help_text = run_cli("--help").stdout
     suggested = re.findall(r"--[a-z][a-z-]+", completed.stderr)
     assert [flag for flag in suggested if flag not in help_text] == []
+
+
+def test_print_config_shows_effective_settings_with_secrets_masked() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "patchbay.example", "--print-config", "--allow-writes"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PATCHBAY_EXAMPLE_API_KEY": "canary-print-config-key", "PATCHBAY_EXAMPLE_PORT": "9123"},
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert (shown["allow_writes"], shown["port"], shown["api_key"]) == (True, 9123, "**********")
+    assert "canary-print-config-key" not in result.stdout + result.stderr

@@ -43,6 +43,7 @@ def build_parser(
     add("--stateful", action="store_true", help="keep HTTP sessions (older clients need this for confirmations)")
     add("--insecure-no-auth", action="store_true", help="allow a non-loopback HTTP bind without authentication")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="server log level (default WARNING)")
+    add("--print-config", action="store_true", help="print the effective settings (secrets masked) and exit")
     if add_arguments is not None:
         add_arguments(parser)
     add("--version", action="version", version=f"%(prog)s {_version(distribution)}")
@@ -61,12 +62,17 @@ def main(
     """Parse the command line, then import `target` (`module:attribute`, a `Connector`) and run it."""
     parser = build_parser(connector_id, distribution=distribution, description=description, add_arguments=add_arguments)
     overrides: dict[str, Any] = vars(parser.parse_args(argv))
+    print_config = overrides.pop("print_config", False)
     module_name, _, attribute = target.partition(":")
     connector = getattr(importlib.import_module(module_name), attribute)
     from patchbay.settings import SettingsError
 
     try:
-        connector.run(connector.load_settings(overrides))
+        settings = connector.load_settings(overrides)
+        if print_config:
+            print(settings.model_dump_json(indent=2))  # SecretStr fields print as **********
+            return
+        connector.run(settings)
     except SettingsError as exc:
         parser.exit(2, f"{parser.prog}: {exc}\n")
     except KeyboardInterrupt:
