@@ -28,14 +28,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -49,7 +43,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from patchbay.testing import Answer, RunningServer, free_port, http_server
+from patchbay.testing import Answer, Balancer, RunningServer, http_server, nginx_binary, nginx_round_robin
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -77,133 +71,20 @@ def anyio_backend() -> str:
 # nginx ---------------------------------------------------------------------------------
 
 
-def nginx_binary() -> str:
+def nginx_or_skip() -> str:
     """$PATCHBAY_NGINX, /usr/sbin/nginx or nginx on PATH; skip (fail under CI) without one."""
-    candidates = [os.environ.get("PATCHBAY_NGINX", ""), "/usr/sbin/nginx", shutil.which("nginx") or ""]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.skip(f"nginx not found. {HOW_TO}")
+    nginx = nginx_binary()
+    if nginx is None:
+        pytest.skip(f"nginx not found. {HOW_TO}")
+    return nginx
 
 
-# One JSON object per request: which upstream served it, and the JSON-RPC body it carried.
-LOG_FORMAT = (
-    '{"upstream":"$upstream_addr","status":"$status","method":"$request_method",'
-    '"uri":"$request_uri","body":"$request_body"}'
-)
-
-
-def nginx_config(prefix: Path, port: int, upstreams: list[str]) -> str:
-    """Round-robin over `upstreams` (host:port) on 127.0.0.1:`port`, every path under `prefix`."""
-    servers = "\n".join(f"        server {u} max_fails=0;" for u in upstreams)
-    # As root, nginx's workers would switch to `nobody`, who cannot write the 0700 temp prefix.
-    user = "user root;" if os.geteuid() == 0 else ""
-    return f"""
-{user}
-daemon off;
-worker_processes 1;  # one worker: round-robin is then exact across all requests
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    log_format scaleout escape=json '{LOG_FORMAT}';
-    access_log {prefix}/access.log scaleout;
-    upstream replicas {{
-{servers}
-        keepalive 64;
-        keepalive_timeout 4s;  # below uvicorn's 5 s, so nginx never reuses a connection uvicorn closed
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://replicas;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";    # keepalive to the upstreams
-            proxy_set_header Host $http_host;  # 127.0.0.1:<port>: passes DNS-rebinding protection
-            proxy_buffering off;               # Streamable HTTP answers as a stream (SSE)
-            proxy_read_timeout 60s;
-            # The default: never resend a POST that reached an upstream (it could run twice).
-            proxy_next_upstream error timeout;
-        }}
-    }}
-}}
-"""
-
-
-@dataclass
-class Balancer:
-    """nginx in front of the replicas."""
-
-    base_url: str
-    process: subprocess.Popen[bytes]
-    prefix: Path
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/mcp"
-
-    def access_log(self) -> list[dict[str, Any]]:
-        """One entry per proxied request, the JSON-RPC body parsed (None when there is none)."""
-        entries = []
-        for line in (self.prefix / "access.log").read_text().splitlines():
-            entry = json.loads(line)
-            entry["body"] = json.loads(entry["body"]) if entry["body"] else None
-            entries.append(entry)
-        return entries
-
-    def error_log(self) -> str:
-        path = self.prefix / "error.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-
-@contextmanager
-def nginx_round_robin(nginx: str, upstreams: list[str], timeout: float = 15.0) -> Iterator[Balancer]:
-    """Run nginx in the foreground until the block ends (SIGQUIT: graceful, then SIGKILL)."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="patchbay-nginx-") as scratch:
-        prefix = Path(scratch)
-        conf = prefix / "nginx.conf"
-        conf.write_text(nginx_config(prefix, port, upstreams))
-        with (prefix / "stderr.log").open("wb") as stderr:
-            # -e: the error log before the config is read (the default is /var/log/nginx).
-            process = subprocess.Popen(
-                [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-            )
-        balancer = Balancer(f"http://127.0.0.1:{port}", process, prefix)
-        try:
-            _wait_healthy(balancer, timeout)
-            yield balancer
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGQUIT)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def _wait_healthy(balancer: Balancer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if balancer.process.poll() is not None:
-            stderr = (balancer.prefix / "stderr.log").read_text(errors="replace")
-            raise RuntimeError(f"nginx exited with {balancer.process.returncode}:\n{stderr}\n{balancer.error_log()}")
-        try:
-            with urllib.request.urlopen(f"{balancer.base_url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)
-    raise TimeoutError(f"nginx not answering /healthz after {timeout}s:\n{balancer.error_log()}")
+def access_log(balancer: Balancer) -> list[dict[str, Any]]:
+    """One entry per proxied request, the JSON-RPC body parsed (None when there is none)."""
+    entries = balancer.access_log()
+    for entry in entries:
+        entry["body"] = json.loads(entry["body"]) if entry["body"] else None
+    return entries
 
 
 # Replicas ------------------------------------------------------------------------------
@@ -349,8 +230,8 @@ def call_key(tool: str, arguments: Any) -> tuple[str, str]:
 
 
 async def test_three_stateless_replicas_behind_nginx_serve_concurrent_clients_exactly_once(tmp_path: Path) -> None:
-    nginx = nginx_binary()
-    with replicas(tmp_path, REPLICAS) as running, nginx_round_robin(nginx, [r.address for r in running]) as lb:
+    nginx = nginx_or_skip()
+    with replicas(tmp_path, REPLICAS) as running, nginx_round_robin([r.address for r in running], nginx=nginx) as lb:
         made = [Made() for _ in range(CLIENTS)]
         start = anyio.Event()
         async with anyio.create_task_group() as tg:
@@ -370,9 +251,9 @@ async def test_three_stateless_replicas_behind_nginx_serve_concurrent_clients_ex
         # Both logs are written as a request finishes, a hair after (nginx) or before (audit) the reply.
         tool_requests = expected_total + len(DELETED)  # a confirmed delete is two requests
         wait_for(lambda: sum(len(r.audit_lines()) for r in running) >= expected_total)
-        wait_for(lambda: len(tool_calls(lb.access_log())) >= tool_requests)
+        wait_for(lambda: len(tool_calls(access_log(lb))) >= tool_requests)
         lines = {r.address: r.audit_lines() for r in running}
-        access = lb.access_log()
+        access = access_log(lb)
         print(
             f"\n{len(calls)} calls by {CLIENTS} clients in {elapsed:.2f} s ({len(calls) / elapsed:.0f} calls/s); "
             f"audit lines per replica: {[len(v) for v in lines.values()]}; "

@@ -5,11 +5,14 @@
 
 `http_server` starts the real console script on a free 127.0.0.1 port and stops it
 afterwards; `stdio_server` gives the parameters to launch it over stdio.
+`nginx_round_robin` puts a private nginx in front of several such servers.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -142,3 +145,163 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# nginx round-robin ---------------------------------------------------------------------
+
+NGINX_JSON_LOG = (
+    '{"upstream":"$upstream_addr","status":"$status","method":"$request_method",'
+    '"uri":"$request_uri","body":"$request_body"}'
+)
+"""The default access log of `nginx_round_robin`: one JSON object per request, with which
+upstream served it (a comma-separated list if nginx tried more than one) and the request
+body it carried (a JSON-RPC message, as a string; empty when there is none)."""
+
+
+def nginx_binary() -> str | None:
+    """$PATCHBAY_NGINX, /usr/sbin/nginx or nginx on PATH, the first one executable; None without one."""
+    for candidate in (os.environ.get("PATCHBAY_NGINX", ""), "/usr/sbin/nginx", shutil.which("nginx") or ""):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@dataclass
+class Balancer:
+    """A private nginx balancing round-robin over some upstreams."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+    prefix: Path
+    """nginx's throw-away prefix: config, pid, temp and log files; removed when the block ends."""
+
+    @property
+    def url(self) -> str:
+        """The MCP endpoint."""
+        return f"{self.base_url}/mcp"
+
+    @property
+    def access_log_path(self) -> Path:
+        """Where requests are logged (nothing is, with `access_log_format=None`)."""
+        return self.prefix / "access.log"
+
+    @property
+    def error_log_path(self) -> Path:
+        return self.prefix / "error.log"
+
+    def access_log(self) -> list[dict[str, Any]]:
+        """One entry per request answered so far; for a JSON-object log format such as the default."""
+        if not self.access_log_path.exists():
+            return []
+        entries: list[dict[str, Any]] = [json.loads(line) for line in self.access_log_path.read_text().splitlines()]
+        return entries
+
+    def error_log(self) -> str:
+        """nginx's error log (warnings and worse) so far."""
+        path = self.error_log_path
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _nginx_config(prefix: Path, port: int, upstreams: Sequence[str], access_log_format: str | None) -> str:
+    """Round-robin over `upstreams` (host:port) on 127.0.0.1:`port`, every file under `prefix`."""
+    servers = "\n".join(f"        server {upstream} max_fails=0;" for upstream in upstreams)
+    # As root, nginx's workers would switch to `nobody`, who cannot write the 0700 temp prefix.
+    user = "user root;" if os.geteuid() == 0 else ""
+    if access_log_format is None:
+        access_log = "access_log off;"
+    else:
+        access_log = (
+            f"log_format patchbay escape=json '{access_log_format}';\n    access_log {prefix}/access.log patchbay;"
+        )
+    return f"""
+{user}
+daemon off;
+worker_processes 1;  # one worker: round-robin is then exact across all requests
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    {access_log}
+    keepalive_requests 100000;  # never close a busy client connection (the default closes after 1000 requests)
+    upstream upstreams {{
+{servers}
+        keepalive 64;
+        keepalive_timeout 4s;  # below uvicorn's 5 s, so nginx never reuses a connection uvicorn closed
+        keepalive_requests 100000;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://upstreams;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";    # keepalive to the upstreams
+            proxy_set_header Host $http_host;  # 127.0.0.1:<port>: passes DNS-rebinding protection
+            proxy_buffering off;               # Streamable HTTP answers as a stream (SSE)
+            proxy_read_timeout 60s;
+            # The default: never resend a POST that reached an upstream (it could run twice).
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx_round_robin(
+    upstreams: Sequence[str],
+    *,
+    nginx: str | None = None,
+    access_log_format: str | None = NGINX_JSON_LOG,
+    timeout: float = 15.0,
+) -> Iterator[Balancer]:
+    """Run a private nginx balancing round-robin over `upstreams` ("host:port") until the block ends.
+
+    nginx runs in the foreground on a free 127.0.0.1 port with a throw-away config, prefix,
+    pid and logs: one worker, HTTP/1.1 keepalive to the upstreams, response buffering off
+    (Streamable HTTP answers as a stream), the client's Host passed on (which DNS-rebinding
+    protection accepts) and never a request resent to a second upstream. It is ready when
+    `/healthz` answers 200 through it. Afterwards SIGQUIT (graceful), then SIGKILL.
+
+    `nginx` is the binary (default: `nginx_binary()`; FileNotFoundError without one).
+    `access_log_format` is an nginx `log_format` string with `escape=json` (no single
+    quotes); None turns the access log off, as a benchmark wants.
+    """
+    if not upstreams:
+        raise ValueError("nginx_round_robin needs at least one upstream")
+    nginx = nginx or nginx_binary()
+    if nginx is None:
+        raise FileNotFoundError("nginx not found: set PATCHBAY_NGINX or install it (`bash tools/ensure-nginx.sh`)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="patchbay-nginx-") as scratch:
+        prefix = Path(scratch)
+        conf = prefix / "nginx.conf"
+        conf.write_text(_nginx_config(prefix, port, upstreams, access_log_format))
+        with (prefix / "stderr.log").open("wb") as stderr:
+            # -e: the error log before the config is read (the default is /var/log/nginx).
+            process = subprocess.Popen(
+                [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+            )
+        balancer = Balancer(f"http://127.0.0.1:{port}", process, prefix)
+        try:
+            try:
+                # nginx writes start-up errors to stderr, later ones (an upstream down) to its error log.
+                _wait_healthy(RunningServer(balancer.base_url, process, prefix / "stderr.log"), timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                raise type(exc)(f"nginx: {exc}\n{balancer.error_log()}") from None
+            yield balancer
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGQUIT)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
