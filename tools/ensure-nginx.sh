@@ -12,8 +12,8 @@
 # quick once installed. Only the binary's path goes to stdout; progress and errors go
 # to stderr.
 set -euo pipefail
-# shellcheck source=tools/lib/as-root.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/as-root.sh"
+# shellcheck source=tools/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 say() { echo "ensure-nginx: $*" >&2; }
 
@@ -47,55 +47,28 @@ find_bin() {
   return 1
 }
 
-if find_bin; then
-  exit 0
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-  say "no nginx found, and no apt-get to install it."
-  say "Install nginx, then set PATCHBAY_NGINX to its binary (e.g. /usr/sbin/nginx)."
-  exit 1
-fi
-
-as_root_or_exit "nginx is missing and installing it needs root: run as root, or: sudo apt-get install -y nginx"
-
-apt_install() {
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2
-}
-
-# One installer at a time (dpkg has its own lock, but this avoids a failed second attempt).
-lock="${TMPDIR:-/tmp}/patchbay-ensure-nginx.lock"
-exec 9>>"$lock"
-if command -v flock >/dev/null 2>&1; then
-  flock -w 900 9 || { say "timed out waiting for $lock"; exit 1; }
-fi
-if find_bin; then
-  exit 0
-fi
-
 # Keep the package from starting a system nginx (it would grab port 80): a policy-rc.d
 # that forbids service starts, only for the install, and only if none exists already.
-policy=/usr/sbin/policy-rc.d
-made_policy=0
-if [[ ! -e "$policy" ]]; then
-  printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
-  "${as_root[@]}" chmod 755 "$policy"
-  made_policy=1
-fi
-cleanup() {
-  if [[ $made_policy == 1 ]]; then "${as_root[@]}" rm -f "$policy"; fi
+# shellcheck disable=SC2329  # apt_ensure calls it
+install_nginx() {
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
+    "${as_root[@]}" chmod 755 "$policy"
+    made_policy=1
+  fi
+  cleanup() {
+    if [[ $made_policy == 1 ]]; then "${as_root[@]}" rm -f "$policy"; fi
+  }
+  trap cleanup EXIT
+
+  say "installing nginx with apt-get"
+  apt_install_updating nginx
 }
-trap cleanup EXIT
 
-say "installing nginx with apt-get"
-if ! apt_install nginx 2>/dev/null; then
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-  apt_install nginx
-fi
-
-if find_bin; then
-  exit 0
-fi
-say "installed nginx, but found no usable nginx binary"
-exit 1
+apt_ensure nginx install_nginx \
+  "no nginx found, and no apt-get to install it." \
+  "Install nginx, then set PATCHBAY_NGINX to its binary (e.g. /usr/sbin/nginx)." \
+  "nginx is missing and installing it needs root: run as root, or: sudo apt-get install -y nginx" \
+  "installed nginx, but found no usable nginx binary"

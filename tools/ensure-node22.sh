@@ -14,6 +14,8 @@
 # Options: --print-command   print the conformance command's absolute path instead.
 # Env:     PATCHBAY_TOOLS_DIR, PATCHBAY_NODE_VERSION, PATCHBAY_CONFORMANCE_VERSION (override pins).
 set -euo pipefail
+# shellcheck source=tools/lib/npm-tool.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/npm-tool.sh"
 
 NODE_VERSION="${PATCHBAY_NODE_VERSION:-22.23.3}"
 CONFORMANCE_VERSION="${PATCHBAY_CONFORMANCE_VERSION:-0.1.16}"
@@ -46,72 +48,35 @@ installed() {
   [[ -f "$target/.complete" && -x "$bin/node" && -x "$bin/conformance" ]]
 }
 
-if installed; then
-  emit
-  exit 0
-fi
+# Called by npm_tool_install with the fresh install: give it a bin/ with just the two commands
+# and check their versions. `conformance` starts with `#!/usr/bin/env node`, so it runs on
+# Node 22 whenever this bin/ comes first on PATH.
+npm_tool_verify() {
+  local staging="$1" got
+  mkdir -p "$staging/bin"
+  ln -s ../node_modules/.bin/node "$staging/bin/node"
+  ln -s ../node_modules/.bin/conformance "$staging/bin/conformance"
 
-if ! command -v npm >/dev/null 2>&1; then
-  say "npm not found. Install Node.js and npm (Debian: apt-get install -y nodejs npm), then run this again."
-  exit 1
-fi
-
-mkdir -p "$TOOLS_DIR"
-# One installer at a time: a second caller waits, then finds the work done.
-exec 9>"$TOOLS_DIR/.lock"
-if command -v flock >/dev/null 2>&1; then
-  flock -w 900 9 || { say "timed out waiting for $TOOLS_DIR/.lock"; exit 1; }
-fi
-if installed; then
-  emit
-  exit 0
-fi
-
-say "installing $node_pkg@$NODE_VERSION and @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $target"
-staging="$(mktemp -d "$TOOLS_DIR/.staging.XXXXXX")"
-trap 'rm -rf "$staging"' EXIT
-
-cat >"$staging/package.json" <<JSON
-{
-  "name": "patchbay-tools",
-  "private": true,
-  "description": "Node 22 and the MCP conformance suite for Patchbay's tests (made by tools/ensure-node22.sh)",
-  "dependencies": {
-    "$node_pkg": "$NODE_VERSION",
-    "@modelcontextprotocol/conformance": "$CONFORMANCE_VERSION"
-  }
+  got="$("$staging/bin/node" --version)"
+  if [[ "$got" != "v$NODE_VERSION" ]]; then
+    say "installed node reports $got, expected v$NODE_VERSION"
+    exit 1
+  fi
+  got="$(PATH="$staging/bin:$PATH" "$staging/bin/conformance" --version)"
+  if [[ "$got" != "$CONFORMANCE_VERSION" ]]; then
+    say "installed conformance reports $got, expected $CONFORMANCE_VERSION"
+    exit 1
+  fi
 }
-JSON
 
-# The system node may be 20: the suite's dependencies declare node >= 22, which npm only
-# warns about unless engine-strict is set, so turn that off explicitly. The suite runs on
-# the Node 22 binary installed here, never on the system one.
-(
-  cd "$staging"
-  npm install --no-audit --no-fund --omit=dev --engine-strict=false --loglevel=error --no-update-notifier 1>&2
-)
-
-# A bin/ with just the two commands. `conformance` starts with `#!/usr/bin/env node`,
-# so it runs on Node 22 whenever this bin/ comes first on PATH.
-mkdir -p "$staging/bin"
-ln -s ../node_modules/.bin/node "$staging/bin/node"
-ln -s ../node_modules/.bin/conformance "$staging/bin/conformance"
-
-got="$("$staging/bin/node" --version)"
-if [[ "$got" != "v$NODE_VERSION" ]]; then
-  say "installed node reports $got, expected v$NODE_VERSION"
-  exit 1
+if ! installed; then
+  # The system node may be 20: the suite's dependencies declare node >= 22, which npm only
+  # warns about unless engine-strict is set, so turn that off explicitly. The suite runs on
+  # the Node 22 binary installed here, never on the system one.
+  npm_tool_install "$target" "$TOOLS_DIR/.lock" patchbay-tools \
+    "Node 22 and the MCP conformance suite for Patchbay's tests (made by tools/ensure-node22.sh)" \
+    "node $NODE_VERSION, conformance $CONFORMANCE_VERSION" \
+    "$node_pkg@$NODE_VERSION" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" \
+    -- --engine-strict=false
 fi
-got="$(PATH="$staging/bin:$PATH" "$staging/bin/conformance" --version)"
-if [[ "$got" != "$CONFORMANCE_VERSION" ]]; then
-  say "installed conformance reports $got, expected $CONFORMANCE_VERSION"
-  exit 1
-fi
-touch "$staging/.complete"
-chmod 755 "$staging"  # mktemp -d made it 0700
-
-rm -rf "$target"
-mv "$staging" "$target"
-trap - EXIT
-say "installed: node $NODE_VERSION, conformance $CONFORMANCE_VERSION"
 emit

@@ -15,8 +15,8 @@
 # so they work without it; it is for `make images` and podman by hand.
 # Progress and errors go to stderr.
 set -euo pipefail
-# shellcheck source=tools/lib/as-root.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/as-root.sh"
+# shellcheck source=tools/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 say() { echo "ensure-podman: $*" >&2; }
 
@@ -48,22 +48,18 @@ if ((${#todo[@]})); then
     exit 1
   fi
   as_root_or_exit "installing ${todo[*]} needs root: run as root, or: sudo apt-get install -y ${packages[*]}"
-  # One installer at a time (dpkg has its own lock, but this avoids a failed second attempt).
-  lock="${TMPDIR:-/tmp}/patchbay-ensure-podman.lock"
-  exec 9>>"$lock"
-  if command -v flock >/dev/null 2>&1; then
-    flock -w 900 9 || { say "timed out waiting for $lock"; exit 1; }
-  fi
+  apt_lock podman
   mapfile -t todo < <(missing)
   if ((${#todo[@]})); then
     say "installing ${packages[*]} with apt-get"
-    apt_install() {
+    # Not apt_install: this one installs recommends too, and is quieter (-qq).
+    install_packages() {
       "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${packages[@]}" >&2
     }
-    if ! apt_install; then
+    if ! install_packages; then
       "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-      apt_install
+      install_packages
     fi
   fi
 fi

@@ -10,8 +10,8 @@
 # start their own throw-away cluster on a free port. Idempotent and quick once installed.
 # Only the bin path goes to stdout; progress and errors go to stderr.
 set -euo pipefail
-# shellcheck source=tools/lib/as-root.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/as-root.sh"
+# shellcheck source=tools/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 say() { echo "ensure-postgres: $*" >&2; }
 
@@ -54,48 +54,21 @@ find_bin() {
   return 1
 }
 
-if find_bin; then
-  exit 0
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-  say "no PostgreSQL server binaries with pg_stat_statements found, and no apt-get to install them."
-  say "Install the PostgreSQL server and its contrib modules, then set PATCHBAY_POSTGRES_BIN to its bin/ directory."
-  exit 1
-fi
-
-as_root_or_exit "PostgreSQL is missing and installing it needs root: run as root, or: sudo apt-get install -y postgresql postgresql-contrib"
-
-apt_install() {
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2
+# shellcheck disable=SC2329  # apt_ensure calls it
+install_postgres() {
+  say "installing postgresql and postgresql-contrib with apt-get"
+  apt_install_updating postgresql-common
+  # No default cluster: the package would otherwise create one on 5432 and try to start it.
+  local conf=/etc/postgresql-common/createcluster.conf
+  if [[ -f "$conf" ]] && ! grep -Eq '^[[:space:]]*create_main_cluster[[:space:]]*=[[:space:]]*false' "$conf"; then
+    "${as_root[@]}" sed -ri 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*$/create_main_cluster = false/' "$conf"
+    grep -Eq '^create_main_cluster = false' "$conf" || echo "create_main_cluster = false" | "${as_root[@]}" tee -a "$conf" >/dev/null
+  fi
+  apt_install postgresql postgresql-contrib
 }
 
-# One installer at a time (dpkg has its own lock, but this avoids a failed second attempt).
-lock="${TMPDIR:-/tmp}/patchbay-ensure-postgres.lock"
-exec 9>>"$lock"
-if command -v flock >/dev/null 2>&1; then
-  flock -w 900 9 || { say "timed out waiting for $lock"; exit 1; }
-fi
-if find_bin; then
-  exit 0
-fi
-
-say "installing postgresql and postgresql-contrib with apt-get"
-if ! apt_install postgresql-common 2>/dev/null; then
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-  apt_install postgresql-common
-fi
-# No default cluster: the package would otherwise create one on 5432 and try to start it.
-conf=/etc/postgresql-common/createcluster.conf
-if [[ -f "$conf" ]] && ! grep -Eq '^[[:space:]]*create_main_cluster[[:space:]]*=[[:space:]]*false' "$conf"; then
-  "${as_root[@]}" sed -ri 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*$/create_main_cluster = false/' "$conf"
-  grep -Eq '^create_main_cluster = false' "$conf" || echo "create_main_cluster = false" | "${as_root[@]}" tee -a "$conf" >/dev/null
-fi
-apt_install postgresql postgresql-contrib
-
-if find_bin; then
-  exit 0
-fi
-say "installed postgresql and postgresql-contrib, but found no server binaries with pg_stat_statements"
-exit 1
+apt_ensure postgres install_postgres \
+  "no PostgreSQL server binaries with pg_stat_statements found, and no apt-get to install them." \
+  "Install the PostgreSQL server and its contrib modules, then set PATCHBAY_POSTGRES_BIN to its bin/ directory." \
+  "PostgreSQL is missing and installing it needs root: run as root, or: sudo apt-get install -y postgresql postgresql-contrib" \
+  "installed postgresql and postgresql-contrib, but found no server binaries with pg_stat_statements"

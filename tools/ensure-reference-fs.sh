@@ -16,6 +16,8 @@
 # Env:     PATCHBAY_TOOLS_DIR, PATCHBAY_REFERENCE_FS_VERSION (override the pin),
 #          PATCHBAY_REFERENCE_NODE (node binary to run it with; default: `node` on PATH).
 set -euo pipefail
+# shellcheck source=tools/lib/reference-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/reference-server.sh"
 
 VERSION="${PATCHBAY_REFERENCE_FS_VERSION:-2026.8.31}"
 TOOLS_DIR="${PATCHBAY_TOOLS_DIR:-$HOME/.cache/patchbay-tools}"
@@ -31,96 +33,8 @@ esac
 
 say() { echo "ensure-reference-fs: $*" >&2; }
 
-target="$TOOLS_DIR/server-filesystem-$VERSION"
-entry="$target/node_modules/$PACKAGE/dist/index.js"
-
-find_node() {
-  local node="${PATCHBAY_REFERENCE_NODE:-}"
-  if [[ -z "$node" ]]; then
-    node="$(command -v node || true)"
-  fi
-  if [[ -z "$node" || ! -x "$node" ]]; then
-    say "node not found. Install Node.js >= 20 and npm (Debian: apt-get install -y nodejs npm), or set PATCHBAY_REFERENCE_NODE."
-    exit 1
-  fi
-  local major
-  major="$("$node" -p 'process.versions.node.split(".")[0]')"
-  if (( major < 20 )); then
-    say "$node is Node $major; the reference server's dependencies need Node >= 20 (try: PATCHBAY_REFERENCE_NODE=\"\$(bash tools/ensure-node22.sh)/node\")"
-    exit 1
-  fi
-  echo "$node"
-}
-
-emit() {
-  if [[ $print_command == 1 ]]; then
-    find_node
-  fi
-  echo "$entry"
-}
-
-installed() {
-  [[ -f "$target/.complete" && -f "$entry" ]]
-}
-
-if installed; then
-  emit
-  exit 0
-fi
-
-if ! command -v npm >/dev/null 2>&1; then
-  say "npm not found. Install Node.js and npm (Debian: apt-get install -y nodejs npm), then run this again."
-  exit 1
-fi
-node="$(find_node)"
-
-mkdir -p "$TOOLS_DIR"
-# One installer at a time: a second caller waits, then finds the work done.
-exec 9>"$TOOLS_DIR/.lock-server-filesystem"
-if command -v flock >/dev/null 2>&1; then
-  flock -w 900 9 || { say "timed out waiting for $TOOLS_DIR/.lock-server-filesystem"; exit 1; }
-fi
-if installed; then
-  emit
-  exit 0
-fi
-
-say "installing $PACKAGE@$VERSION into $target"
-staging="$(mktemp -d "$TOOLS_DIR/.staging.XXXXXX")"
-trap 'rm -rf "$staging"' EXIT
-
-cat >"$staging/package.json" <<JSON
-{
-  "name": "patchbay-reference-fs",
-  "private": true,
-  "description": "The reference MCP filesystem server for Patchbay's benchmark (made by tools/ensure-reference-fs.sh)",
-  "dependencies": {
-    "$PACKAGE": "$VERSION"
-  }
-}
-JSON
-
-(
-  cd "$staging"
-  npm install --no-audit --no-fund --omit=dev --loglevel=error --no-update-notifier 1>&2
-)
-
-got="$("$node" -p "require('$staging/node_modules/$PACKAGE/package.json').version")"
-if [[ "$got" != "$VERSION" ]]; then
-  say "installed $PACKAGE reports $got, expected $VERSION"
-  exit 1
-fi
-# Smoke test: the entry must load on this node. Given a directory and an empty stdin it
-# starts, reads end-of-file and exits 0; a missing dependency or a syntax error fails.
-if ! out="$(timeout 60 "$node" "$staging/node_modules/$PACKAGE/dist/index.js" "$staging" 2>&1 </dev/null)"; then
-  say "the entry script does not start on node $("$node" --version): $out"
-  exit 1
-fi
-touch "$staging/.complete"
-chmod 755 "$staging"  # mktemp -d made it 0700
-
-rm -rf "$target"
-mv "$staging" "$target"
-trap - EXIT
-say "installed: $PACKAGE $VERSION (runs on node $("$node" --version))"
-emit
+# Its dependencies need Node >= 20. Smoke test: given a directory ({}: the fresh install) and an
+# empty stdin, the entry starts, reads end-of-file and exits 0.
+reference_server_main 20 "the reference server's dependencies need" patchbay-reference-fs \
+  "The reference MCP filesystem server for Patchbay's benchmark (made by tools/ensure-reference-fs.sh)" \
+  {}
