@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import mcp
+from common import BARE_ECHO, abba, count_lines, print_header, run_benchmark
 from mcp import StdioServerParameters
 
-BENCH = Path(__file__).resolve().parent
 ERAS = ("legacy", "2026-07-28")
 PER_CALL_TARGET = 1.10
 STARTUP_TARGET = 1.10
@@ -50,12 +49,6 @@ class Result:
 
     def ratio(self, stat: Callable[[list[float]], float]) -> float:
         return stat(self.base) / stat(self.bare)
-
-
-def abba(rounds: int) -> list[bool]:
-    """Run order, True for base: base, bare, bare, base, base, bare, ..."""
-    pattern = [True, False, False, True]
-    return [pattern[i % 4] for i in range(2 * rounds)]
 
 
 async def timed_calls(client: mcp.Client, n: int, samples: list[float] | None) -> None:
@@ -101,10 +94,6 @@ def verdict(ratio: float, target: float) -> str:
     return "PASS" if ratio <= target else "OVER"
 
 
-def count_lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
-
-
 def report(calls: list[Result], startup: Result, audit: dict[str, int], args: argparse.Namespace) -> None:
     us = 1e6
     print()
@@ -115,8 +104,7 @@ def report(calls: list[Result], startup: Result, audit: dict[str, int], args: ar
         f"{'transport, era':<22}{'base mean':>10}{'base med':>10}{'bare mean':>10}{'bare med':>10}"
         f"{'+med':>8}{'ratio med':>11}{'ratio mean':>11}  target"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in calls:
         base_med, bare_med = statistics.median(r.base) * us, statistics.median(r.bare) * us
         med, mean = r.ratio(statistics.median), r.ratio(statistics.fmean)
@@ -129,8 +117,7 @@ def report(calls: list[Result], startup: Result, audit: dict[str, int], args: ar
     print("Start-up, spawn to first tools/list answer over stdio (initialize + tools/list), milliseconds:")
     print(f"{len(startup.base)} spawns per server, alternating ABBA.")
     header = f"{'server':<8}{'median':>9}{'min':>9}{'max':>9}"
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for name, samples in (("base", startup.base), ("bare", startup.bare)):
         print(f"{name:<8}{statistics.median(samples) * 1e3:>9.0f}{min(samples) * 1e3:>9.0f}{max(samples) * 1e3:>9.0f}")
     ratio = startup.ratio(statistics.median)
@@ -157,7 +144,7 @@ async def main(args: argparse.Namespace) -> None:
         base_params = StdioServerParameters(
             command=sys.executable, args=["-m", "patchbay.example", "--audit-log", str(stdio_log)]
         )
-        bare_params = StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_echo.py")])
+        bare_params = StdioServerParameters(command=sys.executable, args=[str(BARE_ECHO)])
 
         calls: list[Result] = []
         for mode in ERAS:
@@ -184,6 +171,4 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=2000, help="timed calls per server and setting (default 2000)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls per server first (default 200)")
     parser.add_argument("--spawns", type=int, default=16, help="start-ups per server (default 16)")
-    started = time.perf_counter()
-    anyio.run(main, parser.parse_args())
-    print(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s")
+    run_benchmark(main, parser.parse_args())

@@ -35,27 +35,47 @@ About a minute; the first run also installs the reference with npm (a few second
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import importlib.util
 import json
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.streams.buffered import BufferedByteReceiveStream
+import common
+from common import (
+    ROOT,
+    RawPipe,
+    Timed,
+    bare_echo_command,
+    check_seconds,
+    locate_ours,
+    locate_reference,
+    print_header,
+    print_list,
+    print_server,
+    python_runtime,
+    raw_result,
+    report_failure,
+    run_benchmark,
+    sample_ratio,
+    text_of,
+    time_abba,
+    tool_signature,
+    try_connect,
+)
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+if TYPE_CHECKING:
+    import mcp
+
 ENSURE_REFERENCE = ROOT / "tools" / "ensure-reference-fs.sh"
 TREE_TARGET = 3.0  # minimum speedup (reference/ours) on tree and search
 SMALL_TARGET = 1.0  # small calls: no slower
@@ -172,17 +192,10 @@ class Op:
 
 
 @dataclass
-class Server:
-    name: str
-    command: list[str]
-    version: str = "?"
-    runtime: str = "?"
-    era: str = "?"
-    connect_seconds: float = 0.0
-    tools: list[tuple[str, list[str], list[str]]] = field(default_factory=list)  # name, args, required
-    other_eras: dict[str, str] = field(default_factory=dict)  # client mode -> negotiated era
-    error: str | None = None
-    takes_tree: bool = True  # the tree's path goes last on the command line
+class Server(common.Server):
+    """A server under test; the tree's path goes last on its command line (unless `takes_tree` is off)."""
+
+    takes_tree: bool = True
 
 
 def single(tool: str, arguments: dict[str, Any]) -> Side:
@@ -192,10 +205,6 @@ def single(tool: str, arguments: dict[str, Any]) -> Side:
         return [(tool, await client.call_tool(tool, arguments))]
 
     return Side(run, lambda _: -1, [(tool, arguments)])
-
-
-def text_of(result: Any) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 def count_lines(results: Results) -> int:
@@ -360,38 +369,20 @@ class Measured:
     errors: list[str] = field(default_factory=list)
 
     def speedup(self, stat: Callable[[list[float]], float] = statistics.median) -> float | None:
-        if not self.reference or not self.ours:
-            return None
-        return stat(self.reference) / stat(self.ours)
+        return sample_ratio(self.reference, self.ours, stat)
 
     def raw_speedup(self) -> float | None:
-        if not self.raw_reference or not self.raw_ours:
-            return None
-        return statistics.median(self.raw_reference) / statistics.median(self.raw_ours)
-
-
-def abba(rounds: int) -> list[bool]:
-    """Run order, True for the reference: ref, ours, ours, ref, ref, ours, ..."""
-    pattern = [True, False, False, True]
-    return [pattern[i % 4] for i in range(2 * rounds)]
+        return sample_ratio(self.raw_reference, self.raw_ours)
 
 
 def reply_size(results: Results) -> int:
     """Bytes of the JSON-RPC results as the client got them (the result objects, re-serialized)."""
-    return sum(
-        len(result.model_dump_json(by_alias=True, exclude_none=True, exclude={"result_type"})) for _, result in results
-    )
+    return sum(common.reply_size(result) for _, result in results)
 
 
 async def check_cost(client: Any, results: Results) -> float:
-    """What the client's output-schema check (jsonschema, run in every call_tool) costs on these replies."""
-    samples = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for tool, result in results:
-            await client.session.validate_tool_result(tool, result)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    """What the client's output-schema check costs on these replies: the median of three."""
+    return statistics.median([await check_seconds(client, results) for _ in range(3)])
 
 
 async def first_call(client: Any, side: Side, m: Measured, who: str) -> None:
@@ -422,17 +413,12 @@ async def measure(op: Op, reference: Any, ours: Any) -> Measured:
     m = Measured(op)
     candidates = (("reference", reference, op.reference), ("ours", ours, op.ours))
     active = [(who, client, side) for who, client, side in candidates if client is not None and side is not None]
+    timed: dict[str, Timed] = {}
     for who, client, side in active:
         await first_call(client, side, m, who)
+        timed[who] = Timed(partial(side.run, client), m.reference if who == "reference" else m.ours)
     blocks = max(1, op.calls // op.block)  # per server
-    order = abba(blocks) if len(active) == 2 else [active[0][0] == "reference"] * blocks
-    for is_ref in order:
-        who, client, side = next(s for s in active if (s[0] == "reference") == is_ref)
-        samples = m.reference if is_ref else m.ours
-        for _ in range(op.block):
-            started = time.perf_counter()
-            await side.run(client)
-            samples.append(time.perf_counter() - started)
+    await time_abba(timed.get("reference"), timed.get("ours"), blocks, op.block)
     return m
 
 
@@ -440,81 +426,37 @@ async def measure(op: Op, reference: Any, ours: Any) -> Measured:
 # The raw pipe: the same tools/call requests with no SDK client (server-side view)
 
 
-class RawPipe:
-    """A minimal handshake-era JSON-RPC client over a spawned server's stdio."""
-
-    def __init__(self, command: list[str]) -> None:
-        self.command = command
-        self.next_id = 0
-
-    async def __aenter__(self) -> RawPipe:
-        self.process = await anyio.open_process(self.command, stderr=subprocess.DEVNULL)
-        assert self.process.stdout is not None
-        self.reader = BufferedByteReceiveStream(self.process.stdout)
-        init = {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "patchbay-bench-raw", "version": "0"},
-        }
-        await self.request("initialize", init)
-        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.process.stdin is not None
-        await self.process.stdin.aclose()
-        with anyio.move_on_after(5):
-            await self.process.wait()
-        if self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        await self.process.stdin.send(json.dumps(message).encode() + b"\n")
-
-    async def request(self, method: str, params: dict[str, Any]) -> bytes:
-        self.next_id += 1
-        await self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-        # Match the id without parsing the (possibly huge) line: Node puts it last, Python first.
-        marker = re.compile(rb'"id":\s*%d\s*[,}]' % self.next_id)
-        while True:  # skip notifications; answers come in order here
-            line = await self.reader.receive_until(b"\n", max_bytes=1 << 31)
-            if marker.search(line[:80]) or marker.search(line[-80:]):
-                return line
+async def call_all(pipe: RawPipe, calls: list[tuple[str, dict[str, Any]]]) -> None:
+    """One unit of work over a raw pipe: the side's tools/call requests in turn."""
+    for tool, arguments in calls:
+        await pipe.call_tool(tool, arguments)
 
 
 async def measure_raw(m: Measured, reference: Server | None, ours: Server | None, tree: Tree, rounds: int) -> None:
     """The op's tools/call requests over raw pipes, ABBA, `op.block` calls per block, each call timed."""
-    from contextlib import AsyncExitStack
-
     candidates = (("reference", reference, m.op.reference), ("ours", ours, m.op.ours))
     active = {who: (server, side) for who, server, side in candidates if server and not server.error and side}
     if not active:
         return
     async with AsyncExitStack() as stack:
-        pipes = {}
+        timed: dict[str, Timed] = {}
         for who, (server, side) in active.items():
             command = [*server.command, *([str(tree.root)] if server.takes_tree else [])]
-            pipe = pipes[who] = await stack.enter_async_context(RawPipe(command))
+            pipe = await stack.enter_async_context(RawPipe(command))
             for tool, arguments in side.calls:  # warm-up, and the size of the raw reply line
-                line = await pipe.request("tools/call", {"name": tool, "arguments": arguments})
-                reply = json.loads(line)
-                if "error" in reply or reply["result"].get("isError"):
-                    m.errors.append(f"{who}: raw pipe: error reply: {line[:300]!r}")
+                line = await pipe.call_tool(tool, arguments)
+                try:
+                    raw_result(line, who)
+                except RuntimeError as exc:
+                    m.errors.append(str(exc))
             if who == "reference":
                 m.raw_reference_bytes = len(line)
             else:
                 m.raw_ours_bytes = len(line)
-        order = abba(rounds) if len(pipes) == 2 else ["reference" in pipes] * rounds
-        for is_ref in order:
-            who = "reference" if is_ref else "ours"
-            calls = active[who][1].calls
-            for _ in range(m.op.block):
-                started = time.perf_counter()
-                for tool, arguments in calls:
-                    await pipes[who].request("tools/call", {"name": tool, "arguments": arguments})
-                (m.raw_reference if is_ref else m.raw_ours).append(time.perf_counter() - started)
+            timed[who] = Timed(
+                partial(call_all, pipe, side.calls), m.raw_reference if who == "reference" else m.raw_ours
+            )
+        await time_abba(timed.get("reference"), timed.get("ours"), rounds, m.op.block)
 
 
 # --------------------------------------------------------------------------------------
@@ -523,70 +465,30 @@ async def measure_raw(m: Measured, reference: Server | None, ours: Server | None
 
 def find_reference(args: argparse.Namespace) -> Server:
     server = Server("reference", [])
-    env = dict(os.environ)
-    if args.reference_node:
-        env["PATCHBAY_REFERENCE_NODE"] = args.reference_node
-    try:
-        done = subprocess.run(
-            ["bash", str(ENSURE_REFERENCE), "--print-command"], capture_output=True, text=True, env=env, timeout=600
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        server.error = f"tools/ensure-reference-fs.sh failed: {exc}"
-        return server
-    if done.returncode != 0:
-        server.error = f"tools/ensure-reference-fs.sh failed: {done.stderr.strip()[-500:]}"
-        return server
-    node, script = done.stdout.strip().splitlines()[-2:]
-    server.command = [node, script]
-    package = json.loads((Path(script).parent.parent / "package.json").read_text())
-    server.version = f"{package['name']} {package['version']}"
-    server.runtime = "node " + subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    locate_reference(server, ENSURE_REFERENCE, args.reference_node)
     return server
 
 
 def find_ours(audit_log: Path) -> Server:
     # The audit log stays on (it is part of our cost), into a file rather than stderr.
     server = Server("ours", [sys.executable, "-m", "patchbay_filesystem", "--audit-log", str(audit_log)])
-    if importlib.util.find_spec("patchbay_filesystem") is None:
-        server.error = "patchbay_filesystem is not installed in this environment (run `make sync`)"
-        return server
-    try:
-        server.version = "patchbay-filesystem " + importlib.metadata.version("patchbay-filesystem")
-    except importlib.metadata.PackageNotFoundError:
-        server.version = "patchbay-filesystem (no distribution metadata)"
-    server.runtime = f"python {sys.version.split()[0]}"
+    locate_ours(server, "patchbay_filesystem", ["patchbay-filesystem"])
     return server
 
 
-def params_for(server: Server, tree: Tree) -> Any:
+def params_for(server: Server, tree: Tree) -> mcp.StdioServerParameters:
     from mcp import StdioServerParameters
 
     tail = [str(tree.root)] if server.takes_tree else []
     return StdioServerParameters(command=server.command[0], args=[*server.command[1:], *tail])
 
 
-async def describe(server: Server, client: Any) -> None:
-    server.era = str(client.protocol_version)
-    listing = await client.session.list_tools()  # the session's listing also feeds its output-schema checks
-    for tool in listing.tools:
-        schema = tool.input_schema or {}
-        server.tools.append(
-            (tool.name, list((schema.get("properties") or {}).keys()), list(schema.get("required") or []))
-        )
-
-
 # --------------------------------------------------------------------------------------
 # Report
 
 
-def ms(samples: list[float], stat: Callable[[list[float]], float] = statistics.median) -> str:
-    return f"{stat(samples) * 1e3:.1f}" if samples else "-"
-
-
-def kib(n: int | None) -> str:
-    if n is None:
-        return "-"
-    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
+ms = partial(common.ms, digits=1)  # milliseconds, to 0.1
+kib = partial(common.size, mib_digits=2)  # KiB, or MiB to 0.01
 
 
 def verdict(op: Op, speedup: float | None) -> str:
@@ -604,20 +506,14 @@ def report(tree: Tree, servers: list[Server], results: list[Measured], args: arg
         f"{tree.bytes / (1 << 20):.1f} MiB, generated in {tree.seconds:.1f} s at {tree.root}"
     )
     for s in servers:
-        if s.error:
-            print(f"{s.name:<10} NOT MEASURED: {s.error}")
-            continue
-        print(f"{s.name:<10} {s.version} on {s.runtime}; spawn to connected {s.connect_seconds * 1e3:.0f} ms")
-        eras = "; ".join(f"mode={mode}: {era}" for mode, era in {"auto": s.era, **s.other_eras}.items())
-        print(f"{'':<10} era negotiated by mcp.Client: {eras}")
-        print(f"{'':<10} {' '.join(s.command)}" + (" TREE" if s.takes_tree else ""))
+        if print_server(s):
+            print(f"{'':<10} {' '.join(s.command)}" + (" TREE" if s.takes_tree else ""))
     print()
     for s in servers[:2]:
         if s.tools:
             print(f"{s.name} tools (arguments; * = required):")
-            for name, props, required in s.tools:
-                shown = ", ".join(p + ("*" if p in required else "") for p in props)
-                print(f"  {name}({shown})")
+            for tool in s.tools:
+                print(f"  {tool_signature(tool)}")
     print()
     print("Calls made:")
     listed = set()
@@ -634,8 +530,7 @@ def report(tree: Tree, servers: list[Server], results: list[Measured], args: arg
         f"{'operation':<40}{'n':>5}{'ref med':>9}{'ref min':>9}{'ours med':>10}{'ours min':>10}"
         f"{'speedup':>9}{'on min':>8}  target"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for m in results:
         n = max(len(m.reference), len(m.ours))
         speedup, on_min = m.speedup(), m.speedup(min)
@@ -653,8 +548,7 @@ def report(tree: Tree, servers: list[Server], results: list[Measured], args: arg
         f"{'operation':<40}{'expected':>9}{'ref got':>9}{'ours got':>9}"
         f"{'ref size':>12}{'ours size':>12}{'ref chk':>9}{'ours chk':>9}"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
 
     def got(n: int | None) -> str:
         return "-" if n is None else f"{n:,}"
@@ -682,8 +576,7 @@ def report(tree: Tree, servers: list[Server], results: list[Measured], args: arg
             f"{'operation':<40}{'n':>5}{'ref med':>9}{'ref min':>9}{'ours med':>10}{'ours min':>10}{'speedup':>9}"
             f"{'ref line':>12}{'ours line':>12}"
         )
-        print(header)
-        print("-" * len(header))
+        print_header(header)
         for m in raw:
             speedup = m.raw_speedup()
             shown = f"{speedup:.2f}x" if speedup is not None else "-"
@@ -701,48 +594,19 @@ def report(tree: Tree, servers: list[Server], results: list[Measured], args: arg
                     f"{m.op.label.strip()}: {who} spread {min(samples) * 1e3:.0f}-{max(samples) * 1e3:.0f} ms "
                     f"over {len(samples)} calls; the ratio of minimums is the steadier figure"
                 )
-    if notes:
-        print()
-        print("Notes:")
-        for note in notes:
-            print(f"  {note}")
-    if errors:
-        print()
-        print("PROBLEMS (a count that does not match the tree makes that row's comparison meaningless):")
-        for error in errors:
-            print(f"  {error}")
+    print_list("Notes:", notes)
+    print_list("PROBLEMS (a count that does not match the tree makes that row's comparison meaningless):", errors)
 
 
 # --------------------------------------------------------------------------------------
 
 
-async def connect(server: Server, tree: Tree, stack: Any, mode: str = "auto") -> Any:
-    """A client for the server; the first (mode auto) also records era, tools and connect time."""
-    import mcp
-
-    if server.error:
-        return None
-    started = time.perf_counter()
-    try:
-        client = await stack.enter_async_context(mcp.Client(params_for(server, tree), mode=mode, cache=None))
-        if mode == "auto":
-            server.connect_seconds = time.perf_counter() - started
-            await describe(server, client)
-        else:
-            await client.session.list_tools()  # as describe() does: the same output-schema checks
-            server.other_eras[mode] = str(client.protocol_version)
-    except Exception as exc:
-        if mode != "auto":
-            server.other_eras[mode] = f"could not connect: {type(exc).__name__}: {exc}"
-            return None
-        server.error = f"could not connect: {type(exc).__name__}: {exc}"
-        return None
-    return client
+async def connect(server: Server, tree: Tree, stack: AsyncExitStack, mode: str = "auto") -> mcp.Client | None:
+    """A client for the server on the tree, or None (why: on the server); see `common.connect`."""
+    return await try_connect(server, partial(params_for, server, tree), stack, mode)
 
 
 async def main(args: argparse.Namespace) -> None:
-    from contextlib import AsyncExitStack
-
     reference = find_reference(args) if not args.no_reference else Server("reference", [], error="--no-reference")
     tmp = tempfile.mkdtemp(prefix="patchbay-fsbench-")
     ours = find_ours(Path(tmp, "audit.jsonl")) if not args.no_ours else Server("ours", [], error="--no-ours")
@@ -755,9 +619,9 @@ async def main(args: argparse.Namespace) -> None:
             ref_client = await connect(reference, tree, stack)
             our_client = await connect(ours, tree, stack)
             our_legacy = await connect(ours, tree, stack, mode="legacy") if our_client is not None else None
-            bare = Server("bare", [sys.executable, str(BENCH / "bare_echo.py")], version="bench/bare_echo.py")
-            bare.takes_tree = False
-            bare.runtime = f"python {sys.version.split()[0]}"
+            bare = Server(
+                "bare", bare_echo_command(), version="bench/bare_echo.py", runtime=python_runtime(), takes_tree=False
+            )
             bare_client = await connect(bare, tree, stack) if our_client is not None else None
             if bare_client is not None:
                 servers.append(bare)
@@ -808,10 +672,5 @@ if __name__ == "__main__":
     parser.add_argument("--no-reference", action="store_true", help="measure ours alone")
     parser.add_argument("--no-ours", action="store_true", help="measure the reference alone")
     parser.add_argument("--keep-tree", action="store_true", help="keep the generated tree")
-    started = time.perf_counter()
-    try:
-        anyio.run(main, parser.parse_args())
-    except Exception as exc:  # a benchmark reports, it does not gate
-        print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    print(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s")
+    run_benchmark(main, parser.parse_args(), on_failure=report_failure)  # a benchmark reports, it does not gate
     sys.exit(0)

@@ -42,14 +42,11 @@ the first run also installs the reference with npm (a few seconds).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import importlib.util
 import json
 import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,13 +55,38 @@ from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.streams.buffered import BufferedByteReceiveStream
+import common
+from common import (
+    ROOT,
+    RawPipe,
+    Server,
+    Timed,
+    bare_echo_command,
+    check_seconds,
+    locate_ours,
+    locate_reference,
+    ms,
+    print_header,
+    print_list,
+    print_server,
+    raw_result,
+    reply_size,
+    report_failure,
+    run_benchmark,
+    sample_ratio,
+    size,
+    text_of,
+    time_abba,
+    tool_signature,
+    try_connect,
+)
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+if TYPE_CHECKING:
+    import mcp
+
 ENSURE_REFERENCE = ROOT / "tools" / "ensure-reference-postgres.sh"
 PGSERVER_DIR = ROOT / "servers" / "postgres" / "tests"  # pgserver.py: a throw-away PostgreSQL
 SMALL_TARGET = 1.0  # small queries: no slower than the reference
@@ -138,47 +160,19 @@ def start_database() -> Database:
 # The servers
 
 
-@dataclass
-class Server:
-    name: str
-    command: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    version: str = "?"
-    runtime: str = "?"
-    era: str = "?"
-    other_eras: dict[str, str] = field(default_factory=dict)
-    connect_seconds: float = 0.0
-    tools: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
-    error: str | None = None
-
-
 def find_reference(args: argparse.Namespace, dsn: str) -> Server:
     server = Server("reference", [])
-    env = dict(os.environ)
-    if args.reference_node:
-        env["PATCHBAY_REFERENCE_NODE"] = args.reference_node
-    try:
-        done = subprocess.run(
-            ["bash", str(ENSURE_REFERENCE), "--print-command"], capture_output=True, text=True, env=env, timeout=600
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        server.error = f"tools/ensure-reference-postgres.sh failed: {exc}"
+    script = locate_reference(server, ENSURE_REFERENCE, args.reference_node)
+    if script is None:
         return server
-    if done.returncode != 0:
-        server.error = f"tools/ensure-reference-postgres.sh failed: {done.stderr.strip()[-500:]}"
-        return server
-    node, script = done.stdout.strip().splitlines()[-2:]
-    server.command = [node, script, dsn]  # the reference takes the DSN as its argument
-    modules = Path(script).parent.parent.parent.parent  # .../node_modules/@modelcontextprotocol/server-postgres/dist
-    package = json.loads((Path(script).parent.parent / "package.json").read_text())
-    server.version = f"{package['name']} {package['version']}"
+    server.command.append(dsn)  # the reference takes the DSN as its argument
+    modules = script.parent.parent.parent.parent  # .../node_modules/@modelcontextprotocol/server-postgres/dist
     for dependency in ("pg", "@modelcontextprotocol/sdk"):
         try:
             version = json.loads((modules / dependency / "package.json").read_text())["version"]
             server.version += f", {dependency} {version}"
         except (OSError, ValueError, KeyError):
             pass
-    server.runtime = "node " + subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
     return server
 
 
@@ -190,15 +184,7 @@ def find_ours(dsn: str, audit_log: Path) -> Server:
         "PATCHBAY_POSTGRES_MAX_ROWS": str(PAGE_DEFAULT),
         "PATCHBAY_POSTGRES_MAX_ROWS_CEILING": str(PAGE_CEILING),
     }
-    if importlib.util.find_spec("patchbay_postgres") is None:
-        server.error = "patchbay_postgres is not installed in this environment (run `make sync`)"
-        return server
-    try:
-        server.version = "patchbay-postgres " + importlib.metadata.version("patchbay-postgres")
-        server.version += ", psycopg " + importlib.metadata.version("psycopg")
-    except importlib.metadata.PackageNotFoundError:
-        server.version = "patchbay-postgres (no distribution metadata)"
-    server.runtime = f"python {sys.version.split()[0]}"
+    locate_ours(server, "patchbay_postgres", ["patchbay-postgres", "psycopg"])
     return server
 
 
@@ -223,7 +209,7 @@ class Spawned:
                 raise RuntimeError(f"{self.server.name}: the launcher wrote no pid")
             time.sleep(0.01)
 
-    def params(self) -> Any:
+    def params(self) -> mcp.StdioServerParameters:
         from mcp import StdioServerParameters
 
         return StdioServerParameters(command=self.argv[0], args=self.argv[1:], env=self.server.env or None)
@@ -251,38 +237,14 @@ class Spawned:
             os.kill(self.pid, 9)
 
 
-async def connect(server: Server, tmp: Path, stack: AsyncExitStack, mode: str = "auto") -> tuple[Any, Spawned]:
+async def connect(server: Server, tmp: Path, stack: AsyncExitStack, mode: str = "auto") -> tuple[mcp.Client, Spawned]:
     """A client for a fresh server process; raises if it cannot connect."""
-    import mcp
-
     spawned = Spawned(server, tmp)
-    started = time.perf_counter()
-    client = await stack.enter_async_context(mcp.Client(spawned.params(), mode=mode, cache=None))
-    seconds = time.perf_counter() - started
-    listing = await client.session.list_tools()  # the session's listing also feeds its output-schema checks
-    if mode == "auto" and not server.tools:
-        server.connect_seconds = seconds
-        server.era = str(client.protocol_version)
-        for tool in listing.tools:
-            schema = tool.input_schema or {}
-            props, required = list((schema.get("properties") or {}).keys()), list(schema.get("required") or [])
-            server.tools.append((tool.name, props, required))
-    elif mode != "auto":
-        server.other_eras[mode] = str(client.protocol_version)
-    return client, spawned
+    return await common.connect(server, spawned.params(), stack, mode), spawned
 
 
 # --------------------------------------------------------------------------------------
 # Asking and reading replies
-
-
-def text_of(result: Any) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
-
-
-def reply_size(result: Any) -> int:
-    """Bytes of the tools/call result as the client got it (re-serialized)."""
-    return len(result.model_dump_json(by_alias=True, exclude_none=True, exclude={"result_type"}))
 
 
 def ours_page(result: Any) -> dict[str, Any]:
@@ -310,13 +272,6 @@ def check_ids(ids: list[Any], first: int, who: str) -> None:
             raise RuntimeError(f"{who}: row {first + offset - 1} has id {value!r}, expected {first + offset}")
 
 
-async def check_cost(client: Any, tool: str, result: Any) -> float:
-    """What the client's output-schema check (jsonschema, run in every call_tool) costs on this reply."""
-    started = time.perf_counter()
-    await client.session.validate_tool_result(tool, result)
-    return time.perf_counter() - started
-
-
 # --------------------------------------------------------------------------------------
 # 1. Small queries, ABBA
 
@@ -333,15 +288,7 @@ class Small:
     errors: list[str] = field(default_factory=list)
 
     def ratio(self, stat: Callable[[list[float]], float] = statistics.median) -> float | None:
-        if not self.reference or not self.ours:
-            return None
-        return stat(self.reference) / stat(self.ours)
-
-
-def abba(rounds: int) -> list[bool]:
-    """Run order, True for the reference: ref, ours, ours, ref, ref, ours, ..."""
-    pattern = [True, False, False, True]
-    return [pattern[i % 4] for i in range(2 * rounds)]
+        return sample_ratio(self.reference, self.ours, stat)
 
 
 ECHO = {"text": "hello, patchbay"}
@@ -372,6 +319,7 @@ async def measure_small(m: Small, reference: Any, ours: Any, calls: int, block: 
     tool = {"reference": ("query", {"sql": m.sql}), "ours": ("execute_sql", {"sql": m.sql})}
     if m.mode == "bare":
         tool["ours"] = ("echo", ECHO)
+    timed: dict[str, Timed] = {}
     for who, client in sides:  # warm-up: also checked and sized
         name, arguments = tool[who]
         result = await client.call_tool(name, arguments)
@@ -383,16 +331,8 @@ async def measure_small(m: Small, reference: Any, ours: Any, calls: int, block: 
             m.reference_bytes = reply_size(result)
         else:
             m.ours_bytes = reply_size(result)
-    blocks = max(1, calls // block)
-    order = abba(blocks) if len(sides) == 2 else [sides[0][0] == "reference"] * blocks
-    for is_ref in order:
-        who, client = next(s for s in sides if (s[0] == "reference") == is_ref)
-        name, arguments = tool[who]
-        samples = m.reference if is_ref else m.ours
-        for _ in range(block):
-            started = time.perf_counter()
-            await client.call_tool(name, arguments)
-            samples.append(time.perf_counter() - started)
+        timed[who] = Timed(partial(client.call_tool, name, arguments), m.reference if who == "reference" else m.ours)
+    await time_abba(timed.get("reference"), timed.get("ours"), max(1, calls // block), block)
 
 
 # --------------------------------------------------------------------------------------
@@ -454,7 +394,7 @@ async def ours_large(server: Server, tmp: Path, rows: int) -> Large:
             if m.pages == 1:  # sizing and the schema check outside the page timings
                 sized = time.perf_counter()
                 m.page_bytes = reply_size(result)
-                m.check_seconds = await check_cost(client, "execute_sql", result)
+                m.check_seconds = await check_seconds(client, [("execute_sql", result)])
                 m.rss_first = spawned.status().get("VmRSS")
                 began += time.perf_counter() - sized
             cursor = page["next_cursor"]
@@ -495,69 +435,16 @@ async def reference_large(server: Server, tmp: Path, rows: int, limit: float) ->
     return m
 
 
-class RawPipe:
-    """A minimal handshake-era JSON-RPC client over a spawned server's stdio (no SDK client)."""
-
-    def __init__(self, spawned: Spawned) -> None:
-        self.spawned = spawned
-        self.next_id = 0
-
-    async def __aenter__(self) -> RawPipe:
-        env = {**os.environ, **self.spawned.server.env}
-        self.process = await anyio.open_process(self.spawned.argv, stderr=subprocess.DEVNULL, env=env)
-        assert self.process.stdout is not None
-        self.reader = BufferedByteReceiveStream(self.process.stdout)
-        init = {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "patchbay-bench-raw", "version": "0"},
-        }
-        await self.request("initialize", init)
-        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.process.stdin is not None
-        await self.process.stdin.aclose()
-        with anyio.move_on_after(5):
-            await self.process.wait()
-        if self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        await self.process.stdin.send(json.dumps(message).encode() + b"\n")
-
-    async def request(self, method: str, params: dict[str, Any]) -> bytes:
-        self.next_id += 1
-        await self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-        # Match the id without parsing the (possibly huge) line: Node puts it last, Python first.
-        marker = re.compile(rb'"id":\s*%d\s*[,}]' % self.next_id)
-        while True:  # skip notifications; answers come in order here
-            line = await self.reader.receive_until(b"\n", max_bytes=1 << 31)
-            if marker.search(line[:80]) or marker.search(line[-80:]):
-                return line
-
-
-def raw_result(line: bytes, who: str) -> dict[str, Any]:
-    reply = json.loads(line)
-    if "error" in reply or reply["result"].get("isError"):
-        raise RuntimeError(f"{who}: raw pipe: error reply: {line[:300]!r}")
-    result: dict[str, Any] = reply["result"]
-    return result
-
-
 async def reference_raw(server: Server, tmp: Path, rows: int, limit: float) -> Large:
     m = Large("reference", rows, "raw")
     spawned = Spawned(server, tmp)
-    async with RawPipe(spawned) as pipe:
-        raw_result(await pipe.request("tools/call", {"name": "query", "arguments": {"sql": SELECT_ONE}}), "reference")
+    async with RawPipe(spawned.argv, server.env) as pipe:
+        raw_result(await pipe.call_tool("query", {"sql": SELECT_ONE}), "reference")
         m.rss_idle = spawned.status().get("VmRSS")
         line = b""
         started = time.perf_counter()
         with anyio.move_on_after(limit) as scope:
-            line = await pipe.request("tools/call", {"name": "query", "arguments": {"sql": whole(rows)}})
+            line = await pipe.call_tool("query", {"sql": whole(rows)})
         elapsed = time.perf_counter() - started
         status = spawned.status()
         m.rss_last, m.hwm = status.get("VmRSS"), status.get("VmHWM")
@@ -578,9 +465,8 @@ async def ours_raw(server: Server, tmp: Path, rows: int) -> Large:
     m = Large("ours", rows, "raw")
     spawned = Spawned(server, tmp)
     sql = whole(rows)
-    async with RawPipe(spawned) as pipe:
-        call = {"name": "execute_sql", "arguments": {"sql": SELECT_ONE}}
-        raw_result(await pipe.request("tools/call", call), "ours")
+    async with RawPipe(spawned.argv, server.env) as pipe:
+        raw_result(await pipe.call_tool("execute_sql", {"sql": SELECT_ONE}), "ours")
         m.rss_idle = spawned.status().get("VmRSS")
         cursor: str | None = None
         m.bytes = 0
@@ -590,7 +476,7 @@ async def ours_raw(server: Server, tmp: Path, rows: int) -> Large:
             if cursor:
                 arguments["cursor"] = cursor
             started = time.perf_counter()
-            line = await pipe.request("tools/call", {"name": "execute_sql", "arguments": arguments})
+            line = await pipe.call_tool("execute_sql", arguments)
             m.page_seconds.append(time.perf_counter() - started)
             page = raw_result(line, "ours")["structuredContent"]
             check_ids([row[0] for row in page["rows"]], m.rows_got + 1, "ours")
@@ -612,18 +498,6 @@ async def ours_raw(server: Server, tmp: Path, rows: int) -> Large:
 
 # --------------------------------------------------------------------------------------
 # Report
-
-
-def ms(samples: list[float], stat: Callable[[list[float]], float] = statistics.median, fmt: int = 2) -> str:
-    return f"{stat(samples) * 1e3:.{fmt}f}" if samples else "-"
-
-
-def size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    if n < 1 << 20:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / (1 << 20):.1f} MiB"
 
 
 def mib(n: int | None) -> str:
@@ -650,13 +524,9 @@ def report(
     print(f"Tables:   {tables}; timings: {made}")
     print(f"Rows:     ({COLUMNS}) = (bigint pk, text, numeric(12,2), timestamptz, boolean)")
     for s in servers:
-        if s.error:
-            print(f"{s.name:<10} NOT MEASURED: {s.error}")
+        if not print_server(s):
             continue
-        print(f"{s.name:<10} {s.version} on {s.runtime}; spawn to connected {s.connect_seconds * 1e3:.0f} ms")
-        eras = "; ".join(f"mode={mode}: {era}" for mode, era in {"auto": s.era, **s.other_eras}.items())
-        print(f"{'':<10} era negotiated by mcp.Client: {eras}")
-        tools = ", ".join(f"{n}({', '.join(p + ('*' if p in r else '') for p in props)})" for n, props, r in s.tools)
+        tools = ", ".join(tool_signature(tool) for tool in s.tools)
         if s.name == "ours":
             tools = next((t for t in tools.split("), ") if t.startswith("execute_sql")), tools) + ") ..."
         print(f"{'':<10} tools: {tools}")
@@ -672,8 +542,7 @@ def report(
             f"{'query':<34}{'ours era':>11}{'ref med':>9}{'ref min':>9}{'ours med':>10}{'ours min':>10}"
             f"{'speedup':>9}{'on min':>8}{'ref reply':>11}{'ours reply':>11}  target"
         )
-        print(header)
-        print("-" * len(header))
+        print_header(header)
         for sm in small:
             era = ours.other_eras.get(sm.mode, "?") if ours and sm.mode == "legacy" else (ours.era if ours else "?")
             speedup, on_min = sm.ratio(), sm.ratio(min)
@@ -701,15 +570,14 @@ def report(
             f"{'table':<8}{'first page ms':>14}{'pages':>7}{'whole s':>9}{'page ms 1st':>12}{'med':>8}{'last':>8}"
             f"{'page reply':>12}{'all replies':>13}{'idle':>7}{'1st pg':>8}{'last pg':>8}{'PEAK':>7}  outcome"
         )
-        print(header)
-        print("-" * len(header))
+        print_header(header)
         for rows in SIZES:
             m = mine.get(rows)
             if m is None:
                 continue
             print(
                 f"{label(rows):<8}{ms(m.first_page):>14}{m.pages:>7}{secs(m.seconds):>9}"
-                f"{ms(m.page_seconds[:1]):>12}{ms(m.page_seconds, fmt=0):>8}{ms(m.page_seconds[-1:], fmt=0):>8}"
+                f"{ms(m.page_seconds[:1]):>12}{ms(m.page_seconds, digits=0):>8}{ms(m.page_seconds[-1:], digits=0):>8}"
                 f"{size(m.page_bytes):>12}{size(m.bytes):>13}{mib(m.rss_idle):>7}"
                 f"{mib(m.rss_first):>8}{mib(m.rss_last):>8}{mib(m.hwm):>7}  {m.outcome}"
             )
@@ -747,8 +615,7 @@ def report(
         header = (
             f"{'table':<8}{'via':<8}{'seconds':>9}{'reply':>11}{'rows':>11}{'idle':>7}{'end':>7}{'PEAK':>7}  outcome"
         )
-        print(header)
-        print("-" * len(header))
+        print_header(header)
         for m in theirs:
             outcome = m.outcome
             if m.written is not None and m.outcome.startswith("TIMED OUT"):
@@ -767,8 +634,7 @@ def report(
         print("4. Ratios, reference/ours (>1: ours faster or smaller). Ours pages; the reference answers at once.")
         print("   A reference run that timed out counts at its time limit: its ratio is then a lower bound (>=).")
         header = f"{'table':<8}{'comparison':<62}{'ref':>12}{'ours':>12}{'ratio':>11}"
-        print(header)
-        print("-" * len(header))
+        print_header(header)
 
         def row(rows: int, what: str, ref: Large, ref_value: float | None, our: float | None, unit: str) -> None:
             bound = ref.seconds is None and unit == "s" and ref_value is not None
@@ -807,8 +673,8 @@ def report(
         for rows, raw in raw_ours.items():
             print(
                 f"   ours over the raw pipe, {label(rows)}: {raw.pages} pages in {secs(raw.seconds)} s (page "
-                f"{ms(raw.page_seconds[:1], fmt=0)} ms first, {ms(raw.page_seconds, fmt=0)} median, "
-                f"{ms(raw.page_seconds[-1:], fmt=0)} last), {size(raw.bytes)} of reply lines "
+                f"{ms(raw.page_seconds[:1], digits=0)} ms first, {ms(raw.page_seconds, digits=0)} median, "
+                f"{ms(raw.page_seconds[-1:], digits=0)} last), {size(raw.bytes)} of reply lines "
                 f"({size(raw.page_bytes)} a page), peak {mib(raw.hwm)} MiB: {raw.outcome}"
             )
 
@@ -830,15 +696,8 @@ def report(
                         f"{sm.label.strip()}: {who} 90th percentile {p90 * 1e3:.1f} ms, over twice its minimum "
                         f"{min(samples) * 1e3:.1f} ms (shared machine); the ratio of minimums is the steadier figure"
                     )
-    print()
-    print("Notes:")
-    for note in notes:
-        print(f"  {note}")
-    if problems:
-        print()
-        print("PROBLEMS (a wrong row count or order makes that row's comparison meaningless):")
-        for problem in problems:
-            print(f"  {problem}")
+    print_list("Notes:", notes)
+    print_list("PROBLEMS (a wrong row count or order makes that row's comparison meaningless):", problems)
 
 
 # --------------------------------------------------------------------------------------
@@ -871,23 +730,13 @@ async def main(args: argparse.Namespace) -> None:
         # 1. Small queries: one long-lived client each
         async with AsyncExitStack() as stack:
 
-            async def open_client(server: Server, mode: str = "auto") -> Any:
-                if server.error:
-                    return None
-                try:
-                    client, _ = await connect(server, tmp, stack, mode)
-                    return client
-                except Exception as exc:
-                    if mode == "auto":
-                        server.error = f"could not connect: {type(exc).__name__}: {exc}"
-                    else:
-                        server.other_eras[mode] = f"could not connect: {type(exc).__name__}: {exc}"
-                    return None
+            async def open_client(server: Server, mode: str = "auto") -> mcp.Client | None:
+                return await try_connect(server, lambda: Spawned(server, tmp).params(), stack, mode)
 
             ref_client = await open_client(reference)
             our_client = await open_client(ours)
             our_legacy = await open_client(ours, "legacy") if our_client is not None else None
-            bare = Server("bare", [sys.executable, str(BENCH / "bare_echo.py")], version="bench/bare_echo.py")
+            bare = Server("bare", bare_echo_command(), version="bench/bare_echo.py")
             bare_client = await open_client(bare) if our_client is not None else None
             for sql, name in ((SELECT_ONE, "select 1"), (PK_LOOKUP, "primary-key lookup, 1M table")):
                 clients = [("auto", our_client), ("legacy", our_legacy)]
@@ -953,10 +802,5 @@ if __name__ == "__main__":
     parser.add_argument(
         "--skip-client-1m", action="store_true", help="skip the reference's 1M reply through the SDK client"
     )
-    started = time.perf_counter()
-    try:
-        anyio.run(main, parser.parse_args())
-    except Exception as exc:  # a benchmark reports, it does not gate
-        print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    print(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s")
+    run_benchmark(main, parser.parse_args(), on_failure=report_failure)  # a benchmark reports, it does not gate
     sys.exit(0)

@@ -31,24 +31,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
+from common import abba_rounds, count_lines, print_header, run_benchmark
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -65,49 +62,9 @@ HOW_TO = "Install nginx with `bash tools/ensure-nginx.sh` (Debian's nginx via ap
 
 
 def nginx_binary() -> str | None:
-    for candidate in (os.environ.get("PATCHBAY_NGINX", ""), "/usr/sbin/nginx", shutil.which("nginx") or ""):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    from patchbay import testing
 
-
-def nginx_config(prefix: Path, port: int, upstreams: list[str]) -> str:
-    servers = "\n".join(f"        server {u} max_fails=0;" for u in upstreams)
-    user = "user root;" if os.geteuid() == 0 else ""  # root's workers would become nobody
-    return f"""
-{user}
-daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    access_log off;
-    keepalive_requests 100000;
-    upstream replicas {{
-{servers}
-        keepalive 64;
-        keepalive_timeout 4s;
-        keepalive_requests 100000;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://replicas;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffering off;
-            proxy_read_timeout 60s;
-        }}
-    }}
-}}
-"""
+    return testing.nginx_binary()
 
 
 @dataclass
@@ -130,45 +87,10 @@ class Process:
 
 @contextmanager
 def nginx_round_robin(nginx: str, name: str, upstreams: list[str]) -> Iterator[Process]:
-    from patchbay.testing import free_port
+    from patchbay import testing
 
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="patchbay-bench-nginx-") as scratch:
-        prefix = Path(scratch)
-        conf = prefix / "nginx.conf"
-        conf.write_text(nginx_config(prefix, port, upstreams))
-        with (prefix / "stderr.log").open("wb") as stderr:
-            process = subprocess.Popen(
-                [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-            )
-        try:
-            wait_healthy(f"http://127.0.0.1:{port}", process, prefix / "error.log")
-            yield Process(name, f"http://127.0.0.1:{port}", process.pid)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGQUIT)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}: {log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)
-    raise TimeoutError(f"nginx not answering after {timeout}s")
+    with testing.nginx_round_robin(upstreams, nginx=nginx, access_log_format=None) as balancer:
+        yield Process(name, balancer.base_url, balancer.process.pid)
 
 
 @contextmanager
@@ -291,7 +213,7 @@ async def sdk_connection(target: Process, worker: int, deadline: float, tally: T
             tally.calls += 1
 
 
-Loader = Callable[[Process, int, float, Tally], Awaitable[None]]
+Loader = Callable[[Process, int, float, Tally], Coroutine[Any, Any, None]]  # what start_soon takes
 LOADERS: dict[str, tuple[str, Loader]] = {
     "raw": ("raw HTTP client, cheap per call: the replicas are the bottleneck", raw_connection),
     "sdk": ("one mcp.Client per connection, all in this one process: the client is the bottleneck", sdk_connection),
@@ -332,11 +254,6 @@ async def load(loader: Loader, target: Process, concurrency: int, seconds: float
     return Run(tally.calls, elapsed, {k: after[k] - before[k] for k in after}, tally.errors)
 
 
-def abba(rounds: int) -> list[list[str]]:
-    """Setting order per round: forwards, backwards, forwards, ..."""
-    return [list(SETTINGS) if r % 2 == 0 else list(reversed(SETTINGS)) for r in range(rounds)]
-
-
 # Report --------------------------------------------------------------------------------
 
 
@@ -355,8 +272,7 @@ def report(
             f"{'setting':<20}{'calls/s':>9}{'min':>8}{'max':>8}{'vs 1':>7}{'linear':>8}{'per replica':>13}"
             f"   CPU cores used: {'loadgen':>8}{'replicas':>9}{'nginx':>7}{'total':>7}"
         )
-        print(header)
-        print("-" * len(header))
+        print_header(header)
         base = statistics.median(r.rate for r in by_setting[BASELINE])
         for setting in SETTINGS:
             runs = by_setting[setting]
@@ -394,10 +310,6 @@ def report(
     )
 
 
-def count_lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
-
-
 async def main(args: argparse.Namespace) -> None:
     nginx = nginx_binary()
     if nginx is None:
@@ -421,7 +333,7 @@ async def main(args: argparse.Namespace) -> None:
             by_setting: dict[str, list[Run]] = {s: [] for s in SETTINGS}
             for setting in SETTINGS:  # warm-up: connections, imports, first-call paths
                 made += (await load(loader, targets[setting], args.concurrency, 0.3, {})).calls
-            for order in abba(args.rounds):
+            for order in abba_rounds(SETTINGS, args.rounds):  # settings forwards, backwards, ...
                 for setting in order:
                     n = 1 if "direct" in setting else int(setting[0])
                     watched = {"replicas": [p.pid for p in running[:n]]}
@@ -442,9 +354,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2, help="timed loads per setting and loader (default 2)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--loaders", default="raw,sdk", help="which load generators: raw, sdk (default both)")
-    begun = time.perf_counter()
-    try:
-        anyio.run(main, parser.parse_args())
-    except Exception as exc:  # a benchmark reports, it does not gate
+
+    def failed(exc: Exception) -> None:  # a benchmark reports, it does not gate
         print(f"bench/replicas.py: failed: {type(exc).__name__}: {exc}")
-    print(f"\nTotal benchmark time: {time.perf_counter() - begun:.0f} s")
+
+    run_benchmark(main, parser.parse_args(), on_failure=failed)
