@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Connector": "patchbay.connector",
-    "Runtime": "patchbay.connector",
-    "runtime_of": "patchbay.connector",
+    "Runtime": "patchbay.runtime",
+    "runtime_of": "patchbay.runtime",
     "ConnectorSettings": "patchbay.settings",
     "SettingsError": "patchbay.settings",
     "Confirmed": "patchbay.confirm",
@@ -23,20 +23,20 @@ _EXPORTS = {
     "InvalidArgument": "patchbay.errors",
     "ToolError": "patchbay.errors",
     "MCPError": "patchbay.errors",
-    "connection_of": "patchbay.connector",
+    "connection_of": "patchbay.runtime",
 }
 
 if TYPE_CHECKING:
     from patchbay.confirm import Confirmed as Confirmed
     from patchbay.connector import Connector as Connector
-    from patchbay.connector import Runtime as Runtime
-    from patchbay.connector import connection_of as connection_of
-    from patchbay.connector import runtime_of as runtime_of
     from patchbay.errors import InvalidArgument as InvalidArgument
     from patchbay.errors import MCPError as MCPError
     from patchbay.errors import ToolError as ToolError
     from patchbay.pagination import Cursor as Cursor
     from patchbay.pagination import Page as Page
+    from patchbay.runtime import Runtime as Runtime
+    from patchbay.runtime import connection_of as connection_of
+    from patchbay.runtime import runtime_of as runtime_of
     from patchbay.settings import ConnectorSettings as ConnectorSettings
     from patchbay.settings import SettingsError as SettingsError
 

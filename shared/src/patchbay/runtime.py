@@ -1,0 +1,204 @@
+"""`Runtime`: one built server's shared parts, and the protocol features the SDK leaves open.
+
+It is the SDK's lifespan context, so tools reach it through their `ctx` (`runtime_of`).
+It enters the connector's lifespan once however many connections share the server, and
+serves what every connector gets from the base: the audit middleware, paged `tools/list`
+(with output schemas inlined) and dynamic `resources/list`, `logging/setLevel`,
+completions, resource subscriptions (both eras) and per-connection notifications.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+import mcp_types as types
+from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import ResourceUpdated
+
+from patchbay.audit import AuditLog
+from patchbay.errors import ErrorMapper
+from patchbay.pagination import CursorCodec, InvalidCursor
+from patchbay.redaction import Redactor
+from patchbay.schemas import inline_refs
+from patchbay.settings import ConnectorSettings
+
+if TYPE_CHECKING:
+    from patchbay.connector import Connector, NotificationHook, ToolSpec
+
+SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
+StateT = TypeVar("StateT")
+
+
+def runtime_of(ctx: Context[Any, Any] | ServerRequestContext[Any, Any]) -> Runtime[Any, Any]:
+    """The running connector behind a tool's `ctx` (or a request's context)."""
+    request = ctx.request_context if isinstance(ctx, Context) else ctx
+    return cast(Runtime[Any, Any], request.lifespan_context)
+
+
+@dataclass(eq=False)
+class Runtime(Generic[SettingsT, StateT]):
+    """One built server's shared parts; it is the SDK's lifespan context."""
+
+    connector: Connector[SettingsT, StateT]
+    settings: SettingsT
+    redactor: Redactor
+    audit: AuditLog
+    cursors: CursorCodec
+    errors: ErrorMapper
+    tools: dict[str, ToolSpec] = field(default_factory=dict)
+    server: MCPServer[Any] | None = None
+    _state: Any = None
+    _users: int = 0
+    _exit: AbstractAsyncContextManager[Any] | None = None
+    _subscribers: dict[str, set[Connection]] = field(default_factory=dict)
+    _tools_listed: list[types.Tool] | None = None
+
+    @property
+    def state(self) -> StateT:
+        """What the connector's lifespan yielded."""
+        return cast(StateT, self._state)
+
+    @asynccontextmanager
+    async def lifespan(self, _server: Any) -> AsyncIterator[Runtime[SettingsT, StateT]]:
+        """Enter the connector's lifespan once, however many connections share the server."""
+        first = self._users == 0
+        self._users += 1
+        try:
+            if first:
+                self.audit.open()
+                if self.connector.lifespan is not None:
+                    self._exit = self.connector.lifespan(self.settings)
+                    self._state = await self._exit.__aenter__()
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                if self._exit is not None:
+                    exit_, self._exit = self._exit, None
+                    await exit_.__aexit__(*sys.exc_info())
+                self.audit.close()
+
+    async def resource_updated(self, uri: str) -> None:
+        """Tell every subscriber of `uri` that it changed (both protocol eras)."""
+        for connection in list(self._subscribers.get(uri, ())):
+            try:
+                await connection.send_resource_updated(uri)
+            except Exception:  # a closed connection: forget it
+                self._subscribers[uri].discard(connection)
+        if self.server is not None:
+            await self.server._subscriptions.publish(ResourceUpdated(uri=uri))
+
+    def install(self, server: MCPServer[Any]) -> None:
+        """Wire the protocol features the SDK leaves to the server author."""
+        low = server._lowlevel_server
+        server.middleware.append(self.audit)
+        low.add_request_handler("tools/list", types.PaginatedRequestParams, self._list_tools)
+        low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
+        low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
+        low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
+        low.add_request_handler("completion/complete", types.CompleteRequestParams, self._complete)
+        if self.connector._resource_lister is not None:
+            low.add_request_handler("resources/list", types.PaginatedRequestParams, self._list_resources)
+        for method, hook in self.connector._notifications.items():
+            low.add_notification_handler(method, types.NotificationParams, self._notify_hook(hook))
+
+    def _notify_hook(self, hook: NotificationHook) -> Callable[[ServerRequestContext[Any, Any], Any], Awaitable[None]]:
+        async def handle(ctx: ServerRequestContext[Any, Any], _: Any) -> None:
+            await hook(self, connection_of(ctx))
+
+        return handle
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
+    ) -> types.ListToolsResult:
+        tools = await self._listed_tools()
+        size = self.settings.tools_page_size
+        query = {"method": "tools/list"}
+        start = 0
+        if params.cursor:
+            try:
+                start = int(self.cursors.decode(params.cursor, query))
+            except InvalidCursor as exc:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"Invalid cursor: {exc}") from None
+        end = start + size
+        next_cursor = self.cursors.encode(str(end), query) if end < len(tools) else None
+        return types.ListToolsResult(tools=tools[start:end], next_cursor=next_cursor)
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
+    ) -> types.ListResourcesResult:
+        assert self.server is not None and self.connector._resource_lister is not None
+        query = {"method": "resources/list"}
+        token = None
+        if params.cursor:
+            try:
+                token = self.cursors.decode(params.cursor, query)
+            except InvalidCursor as exc:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"Invalid cursor: {exc}") from None
+        listed, following = await self.connector._resource_lister(self, token)
+        if token is None:
+            listed = [*await self.server.list_resources(), *listed]
+        next_cursor = self.cursors.encode(following, query) if following is not None else None
+        return types.ListResourcesResult(resources=listed, next_cursor=next_cursor)
+
+    async def _listed_tools(self) -> list[types.Tool]:
+        """The tools as listed, built once: output schemas with their references inlined."""
+        if self._tools_listed is None:
+            assert self.server is not None
+            self._tools_listed = [
+                tool.model_copy(update={"output_schema": inline_refs(tool.output_schema)})
+                if tool.output_schema
+                else tool
+                for tool in await self.server.list_tools()
+            ]
+        return self._tools_listed
+
+    async def _set_level(self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams) -> Any:
+        # Accepted so hosts can set it; the base sends no log notifications of its own.
+        return types.EmptyResult()
+
+    async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams) -> Any:
+        uri = str(params.uri)
+        if self.connector.on_subscribe is not None:
+            await self.connector.on_subscribe(self, uri, ctx)
+        self._subscribers.setdefault(uri, set()).add(connection_of(ctx))
+        return types.EmptyResult()
+
+    async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams) -> Any:
+        uri = str(params.uri)
+        connections = self._subscribers.get(uri, set())
+        connections.discard(connection_of(ctx))
+        if not connections:
+            self._subscribers.pop(uri, None)
+            if self.connector.on_unsubscribe is not None:
+                await self.connector.on_unsubscribe(self, uri, ctx)
+        return types.EmptyResult()
+
+    async def _complete(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        ref = params.ref
+        key = ref.name if isinstance(ref, types.PromptReference) else ref.uri
+        completer = self.connector._completers.get((key, params.argument.name))
+        values: list[str] = []
+        if completer is not None:
+            context = params.context.arguments if params.context and params.context.arguments else {}
+            values = await completer(params.argument.value, dict(context))
+        return types.CompleteResult(
+            completion=types.Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+        )
+
+
+def connection_of(ctx: ServerRequestContext[Any, Any] | Context[Any, Any]) -> Connection:
+    """The client connection behind a request: one per client, where the SDK makes a new
+    session object per request. Key per-client state (e.g. the client's roots) by it."""
+    request = ctx.request_context if isinstance(ctx, Context) else ctx
+    connection: Connection = request.session._connection
+    return connection
