@@ -131,3 +131,25 @@ def test_doctor_finds_what_to_fix(tmp_path: Path) -> None:
     )
     assert "PATCHBAY_POSTGRES_DSN is set" in ready.stdout
     assert ("no problems found" in ready.stdout) == (shutil.which("uvx") is not None)
+
+
+@pytest.mark.parametrize("client", ["codex", "vscode", "claude-desktop", "cursor", "zed", "gemini"])
+def test_install_without_scope_uses_the_hosts_default(tmp_path: Path, client: str) -> None:
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    dry = patchbay(
+        "install",
+        "filesystem",
+        str(tmp_path),
+        "--client",
+        client,
+        "--source",
+        str(ROOT),
+        "--dry-run",
+        cwd=project,
+        home=home,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "not written (--dry-run)" in dry.stdout
+    assert "patchbay-filesystem" in dry.stdout

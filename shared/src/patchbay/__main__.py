@@ -179,7 +179,7 @@ def _install(options: argparse.Namespace) -> int:
             secrets=secrets,
         )
     try:
-        change = hosts.install(options.client, options.scope, server, dry_run=options.dry_run, **_where())
+        change = hosts.install(options.client, _scope(options), server, dry_run=options.dry_run, **_where())
     except hosts.HostConfigError as exc:
         raise CommandError(str(exc)) from None
     return _report(change, options.dry_run)
@@ -190,11 +190,18 @@ def _uninstall(options: argparse.Namespace) -> int:
 
     try:
         change = hosts.uninstall(
-            options.client, options.scope, options.name or options.id, dry_run=options.dry_run, **_where()
+            options.client, _scope(options), options.name or options.id, dry_run=options.dry_run, **_where()
         )
     except hosts.HostConfigError as exc:
         raise CommandError(str(exc)) from None
     return _report(change, options.dry_run)
+
+
+def _scope(options: argparse.Namespace) -> Any:
+    """The scope asked for, or the host's default (its first: user-wide for most, project for some)."""
+    from patchbay import hosts
+
+    return options.scope or hosts.SCOPES[options.client][0]
 
 
 def _where() -> dict[str, Any]:
