@@ -43,6 +43,7 @@ def build_parser(
     add("--stateful", action="store_true", help="keep HTTP sessions (older clients need this for confirmations)")
     add("--insecure-no-auth", action="store_true", help="allow a non-loopback HTTP bind without authentication")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="server log level (default WARNING)")
+    add("--workers", type=int, metavar="N", help="blocking operations run at once in worker threads (default 8)")
     add("--print-config", action="store_true", help="print the effective settings (secrets masked) and exit")
     if add_arguments is not None:
         add_arguments(parser)

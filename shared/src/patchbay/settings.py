@@ -48,6 +48,7 @@ class ConnectorSettings(BaseSettings):
             "stateful",
             "insecure_no_auth",
             "log_level",
+            "workers",
         }
     )
     """Settings that also have a command-line flag (a connector adding flags extends this)."""
@@ -90,6 +91,13 @@ class ConnectorSettings(BaseSettings):
     )
     cursor_ttl_seconds: int = Field(3600, ge=1, description="How long a pagination cursor stays valid.")
     tools_page_size: int = Field(100, ge=1, description="Tools per tools/list page.")
+    workers: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Blocking operations (file walks and reads, upstream SDK calls) run at once in worker "
+        "threads; more wait their turn, so no client can tie up the server.",
+    )
 
     _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)
 
