@@ -51,5 +51,5 @@ async def echo_password(password: str) -> Said:
 @connector.tool("read")
 async def crash(ctx: Context) -> Said:
     """An unexpected exception whose text and log line carry the key."""
-    logging.getLogger("canary").warning("about to use key %s", _key(ctx))
+    logging.getLogger("patchbay.canary").warning("about to use key %s", _key(ctx))
     raise KeyError(f"no route for {_key(ctx)}")

@@ -117,7 +117,17 @@ async def test_tools_list_pages_when_there_are_many_tools(era: str) -> None:
             cursor = page.next_cursor
             if cursor is None:
                 break
-    assert names == ["echo", "list_notes", "get_note", "put_note", "delete_note"]
+    assert names == [
+        "echo",
+        "list_notes",
+        "get_note",
+        "count_words",
+        "export_notes",
+        "check_passphrase",
+        "put_note",
+        "delete_note",
+        "delete_notes",
+    ]
 
 
 async def test_tools_list_refuses_a_forged_cursor_as_invalid_params(era: str) -> None:

@@ -10,6 +10,9 @@ import pytest
 from patchbay.example.server import connector
 from patchbay.testing import Answer, connect
 
+from .canary import API_KEY
+from .canary import connector as canary
+
 pytestmark = pytest.mark.anyio
 
 
@@ -71,9 +74,79 @@ async def test_prompt_and_its_completion(era: str) -> None:
     assert nothing.completion.values == []
 
 
-async def test_logging_level_and_ping_are_answered() -> None:
+async def test_ping_and_completions_are_answered() -> None:
     async with connect(connector, era="legacy") as client:
-        assert client.server_capabilities.logging is not None
         assert client.server_capabilities.completions is not None
-        await client.set_logging_level("warning")
         await client.send_ping()
+
+
+async def test_log_records_reach_the_client_at_the_level_it_set() -> None:
+    received: list[tuple[str, str]] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        received.append((params.level, str(params.data)))
+
+    secret = "hunter2-passphrase"
+    settings = {"passphrase": secret}
+    async with connect(connector, settings, era="legacy", logging_callback=on_log) as client:
+        assert client.server_capabilities.logging is not None
+        await client.call_tool("check_passphrase", {"passphrase": "guess"})  # info: below the default
+        await client.set_logging_level("info")
+        await client.call_tool("check_passphrase", {"passphrase": secret})
+        await client.set_logging_level("error")
+        await client.call_tool("check_passphrase", {"passphrase": "again"})
+    # Only the call made at level info was told, and the secret argument is masked.
+    assert received == [("info", "checking a passphrase of 18 characters")]
+
+
+async def test_log_records_follow_a_2026_request_s_opt_in() -> None:
+    received: list[tuple[str, str]] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        received.append((params.level, str(params.data)))
+
+    settings = {"passphrase": "open-sesame", "allow_writes": True}
+    async with connect(connector, settings, era="2026-07-28", logging_callback=on_log) as client:
+        await client.call_tool("check_passphrase", {"passphrase": "x"})  # no opt-in: nothing
+        await client.call_tool(
+            "check_passphrase", {"passphrase": "y"}, meta={"io.modelcontextprotocol/logLevel": "info"}
+        )
+        await client.call_tool(
+            "check_passphrase", {"passphrase": "z"}, meta={"io.modelcontextprotocol/logLevel": "warning"}
+        )
+    assert received == [("info", "checking a passphrase of 1 characters")]
+
+
+async def test_secrets_in_log_records_are_masked_before_they_reach_the_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    received: list[str] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        received.append(str(params.data))
+
+    monkeypatch.setenv("PATCHBAY_CANARY_API_KEY", API_KEY)
+    async with connect(canary, era="legacy", logging_callback=on_log) as client:
+        await client.set_logging_level("warning")
+        await client.call_tool("crash", {})
+    assert received == ["about to use key [REDACTED]"]
+
+
+async def test_a_connector_without_prompts_does_not_offer_them() -> None:
+    async with connect(canary, era="legacy") as client:
+        assert client.server_capabilities.prompts is None
+        assert client.server_capabilities.tools is not None
+    async with connect(connector, era="legacy") as client:
+        assert client.server_capabilities.prompts is not None
+
+
+@pytest.mark.parametrize(
+    ("transport", "stateful", "offered"), [("stdio", False, True), ("http", True, True), ("http", False, False)]
+)
+async def test_subscriptions_are_offered_only_where_updates_can_be_delivered(
+    transport: str, stateful: bool, offered: bool
+) -> None:
+    async with connect(connector, {"transport": transport, "stateful": stateful}, era="legacy") as client:
+        resources = client.server_capabilities.resources
+        assert resources is not None
+        assert bool(resources.subscribe) is offered

@@ -7,8 +7,8 @@ from patchbay.testing import connect
 
 pytestmark = pytest.mark.anyio
 
-READ = {"echo", "list_notes", "get_note"}
-WRITES = {"put_note", "delete_note"}
+READ = {"echo", "list_notes", "get_note", "count_words", "export_notes", "check_passphrase"}
+WRITES = {"put_note", "delete_note", "delete_notes"}
 
 
 async def test_read_only_by_default_lists_only_read_tools(era: str) -> None:

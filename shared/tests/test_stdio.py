@@ -30,7 +30,7 @@ from patchbay.testing import ERAS, stdio_server
 pytestmark = pytest.mark.anyio
 
 CMD = [sys.executable, "-m", "patchbay.example"]
-READ_TOOLS = ["echo", "list_notes", "get_note"]
+READ_TOOLS = ["echo", "list_notes", "get_note", "count_words", "export_notes", "check_passphrase"]
 AUDIT_FIELDS = {
     "time",
     "connector",

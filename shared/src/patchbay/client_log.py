@@ -1,9 +1,9 @@
 """Log records sent to the client as `notifications/message`, at the level it asked for.
 
-While a tool call runs, records of the `patchbay` loggers (the base and every
-connector, `patchbay.<id>`) are collected for the call (from the event loop or its
-worker threads alike), masked by the redactor, and sent to the client before the
-result. In the handshake era the client picks the lowest level with
+While a tool call runs, records of the connector's own logger (`patchbay.<id>`) are
+collected for the call (from the event loop or its worker threads alike), masked by
+the redactor, and sent to the client before the result. The base's own records
+(incidents, refusals) and anything with a traceback stay in the server log. In the handshake era the client picks the lowest level with
 `logging/setLevel` (per connection; `warning` until it does). In 2026-07-28 a
 request opts in through its `_meta` and the SDK drops lower levels itself.
 At most `MAX_PER_CALL` records are sent per call, so logging cannot flood a client.
@@ -61,15 +61,16 @@ _call: ContextVar[_Call | None] = ContextVar("patchbay_client_log_call", default
 class ClientLog(logging.Handler):
     """Collects a call's `patchbay` log records and sends them to its client."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, connector_id: str) -> None:
         super().__init__(logging.DEBUG)
         self._redactor = redactor
+        self._logger = f"patchbay.{connector_id}"
         self._levels: WeakKeyDictionary[Connection, LoggingLevel] = WeakKeyDictionary()
 
     def set_level(self, connection: Connection, level: LoggingLevel) -> None:
         """`logging/setLevel` from `connection`: send it records at `level` and above."""
         self._levels[connection] = level
-        logger = logging.getLogger("patchbay")
+        logger = logging.getLogger(self._logger)
         wanted = _PYTHON_LEVEL[level]
         if logger.getEffectiveLevel() > wanted:
             logger.setLevel(wanted)  # records below the server log's level must exist to be sent
@@ -78,6 +79,8 @@ class ClientLog(logging.Handler):
         """Keep `record` for the running call, if there is one and it wants this level."""
         call = _call.get()
         if call is None or record.levelno < call.threshold or len(call.records) >= MAX_PER_CALL:
+            return
+        if record.exc_info or not (record.name == self._logger or record.name.startswith(self._logger + ".")):
             return
         try:
             text = self._redactor.text(record.getMessage())
@@ -109,7 +112,7 @@ class ClientLog(logging.Handler):
 
 def install(handler: ClientLog) -> None:
     """Attach `handler` to the `patchbay` loggers (once per built server, replacing the previous)."""
-    logger = logging.getLogger("patchbay")
+    logger = logging.getLogger("patchbay")  # the handler itself keeps only the connector's records
     for old in [h for h in logger.handlers if isinstance(h, ClientLog)]:
         logger.removeHandler(old)
     logger.addHandler(cast(logging.Handler, handler))

@@ -231,7 +231,7 @@ class Connector(Generic[SettingsT, StateT]):
         """The shared parts of one run: redactor, logs, audit, cursors, errors, workers."""
         redactor = Redactor(settings.secret_values())
         _configure_logging(settings, redactor)
-        forward = ClientLog(redactor)
+        forward = ClientLog(redactor, self.id)
         client_log.install(forward)
         tools = {spec.name: spec for spec in self.enabled_tools(settings)}
         return Runtime(

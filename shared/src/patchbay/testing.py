@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +44,17 @@ class Answer:
     action: Literal["accept", "decline", "cancel"] = "accept"
     content: dict[str, Any] = field(default_factory=lambda: {"confirm": True})
     questions: list[str] = field(default_factory=list)
+    schemas: list[dict[str, Any]] = field(default_factory=list)
+    before_answer: Callable[[str], Awaitable[None]] | None = None
+    """Runs with each question before it is answered (e.g. to change what the question described)."""
 
     async def __call__(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
         """Record the question, then answer it."""
         self.questions.append(params.message)
+        schema = getattr(params, "requested_schema", None)
+        self.schemas.append(dict(schema) if schema is not None else {})
+        if self.before_answer is not None:
+            await self.before_answer(params.message)
         content = self.content if self.action == "accept" else None
         return types.ElicitResult(action=self.action, content=content)
 
@@ -65,6 +72,12 @@ async def connect(
     server = connector.build(connector.load_settings(dict(settings or {})))
     async with Client(server, mode=era, elicitation_callback=elicit, **client_options) as client:
         yield client
+
+
+def runtime_of_server(server: Any) -> Any:
+    """The `Runtime` behind a server built by `Connector.build` (its lifespan's owner), for tests
+    that look at or change server-side state directly."""
+    return server.settings.lifespan.__self__
 
 
 def stdio_server(command: Sequence[str], env: Mapping[str, str] | None = None) -> StdioServerParameters:

@@ -1,0 +1,100 @@
+"""Blocking work runs in worker threads under the connector's limit, stops when cancelled,
+and reports progress from the thread."""
+
+import threading
+import time
+
+import anyio
+import pytest
+
+from patchbay.example.server import connector
+from patchbay.testing import connect
+from patchbay.workers import WorkCancelled, Workers, checkpoint
+
+pytestmark = pytest.mark.anyio
+
+
+def spin(stop_seen: list[str], counter: list[int]) -> None:
+    """Blocking work that checks for cancellation between chunks, for ever."""
+    try:
+        while True:
+            counter[0] += 1
+            time.sleep(0.002)
+            checkpoint()
+    except WorkCancelled:
+        stop_seen.append("stopped")
+        raise
+
+
+async def test_a_cancelled_call_stops_its_thread_and_frees_the_slot() -> None:
+    workers = Workers(2)
+    stop_seen: list[str] = []
+    counter = [0]
+    with anyio.move_on_after(0.1):
+        await workers.run(spin, stop_seen, counter)
+    freed_at = time.monotonic()
+    assert workers.busy == 0  # the slot is only given back once the thread has stopped
+    assert stop_seen == ["stopped"]
+    reached = counter[0]
+    await anyio.sleep(0.05)
+    assert counter[0] == reached  # nothing runs on in the background
+    assert time.monotonic() - freed_at < 1.0
+
+
+async def test_a_deadline_stops_the_work_with_a_timeout() -> None:
+    workers = Workers(1)
+    stop_seen: list[str] = []
+    with pytest.raises(TimeoutError):
+        await workers.run(spin, stop_seen, [0], deadline=0.05)
+    assert stop_seen == ["stopped"]
+    assert workers.busy == 0
+
+
+async def test_no_more_than_the_limit_run_at_once() -> None:
+    workers = Workers(2)
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def work() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+
+    async with anyio.create_task_group() as group:
+        for _ in range(6):
+            group.start_soon(workers.run, work)
+    assert most == 2
+
+
+async def test_the_event_loop_stays_free_while_threads_work() -> None:
+    workers = Workers(1)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tick)
+        await workers.run(time.sleep, 0.3)  # a blocking call: the loop goes on ticking meanwhile
+        group.cancel_scope.cancel()
+    assert ticks >= 10
+
+
+async def test_progress_is_reported_from_a_worker_thread(era: str) -> None:
+    updates: list[tuple[float, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        updates.append((done, message))
+
+    async with connect(connector, {"seed_notes": 3500}, era=era) as client:
+        result = await client.call_tool("count_words", {}, progress_callback=progress)
+    assert result.structured_content == {"notes": 3500, "words": 14000}
+    assert updates == [(1000.0, "1000 notes counted"), (2000.0, "2000 notes counted"), (3000.0, "3000 notes counted")]
