@@ -3,8 +3,9 @@
 While a tool call runs, records of the connector's own logger (`patchbay.<id>`) are
 collected for the call (from the event loop or its worker threads alike), masked by
 the redactor, and sent to the client before the result. The base's own records
-(incidents, refusals) and anything with a traceback stay in the server log. In the handshake era the client picks the lowest level with
-`logging/setLevel` (per connection; `warning` until it does). In 2026-07-28 a
+(incidents, refusals) and anything with a traceback stay in the server log. In the
+handshake era the client picks the lowest level with `logging/setLevel` (per
+connection; `warning` until it does). In 2026-07-28 a
 request opts in through its `_meta` and the SDK drops lower levels itself.
 At most `MAX_PER_CALL` records are sent per call, so logging cannot flood a client.
 """
