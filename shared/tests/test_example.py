@@ -89,5 +89,5 @@ async def test_client_notifications_reach_the_connector_hook() -> None:
         await client.send_roots_list_changed()
         with anyio.fail_after(5):
             while runtime.state.roots_changes == 0:  # the hook runs as the notification arrives
-                await anyio.sleep(0.01)  # noqa: ASYNC110 - the state is the connector's, not an event
+                await anyio.sleep(0.01)
     assert runtime.state.roots_changes == 1
