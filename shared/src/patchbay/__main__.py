@@ -84,7 +84,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _host_options(parser: argparse.ArgumentParser, clients: Sequence[str]) -> None:
     parser.add_argument("--client", required=True, choices=clients, help="the AI host")
-    parser.add_argument("--scope", choices=["user", "project"], help="user-wide, or this project (default per host)")
+    parser.add_argument(
+        "--scope",
+        choices=["user", "project", "local"],
+        help="user-wide, this project (shared), or local (Claude Code: this project, only you); default per host",
+    )
     parser.add_argument("--name", help="the entry's name in the host config (default: the connector id)")
     parser.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
 
