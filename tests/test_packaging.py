@@ -10,7 +10,13 @@ For each connector found as `servers/<id>/pyproject.toml`:
   (the members' `[tool.uv] cache-keys`), and so does an edit to the shared base;
 - `uv build --all-packages` builds a wheel for the base and every connector, each connector
   names the base with a version range, and the connector wheel plus the base wheel install
-  with plain pip into a fresh virtual environment where the console script starts.
+  with plain pip into a fresh virtual environment where the console script starts;
+- `patchbay` run from git writes entries that take the connector from the same commit;
+- publication rehearsed: every wheel and sdist has complete PyPI metadata and passes
+  `twine check --strict`; served from a PEP 503 index on 127.0.0.1 (the first index, so
+  no patchbay* package can come from PyPI; the request log proves where each came from),
+  `uvx patchbay-<id>` runs by name and lists its tools over stdio, and a `patchbay`
+  installed from that index writes `--source pypi` entries that install and doctor start.
 
 The git and edit tests work on a snapshot of the working tree (tracked and untracked,
 non-ignored files, committed into a temporary repository), so they test what is on disk
@@ -416,6 +422,22 @@ def test_uvx_from_path_picks_up_edits(tools: Tools, snapshot: Snapshot, tmp_path
     edited = run()
     assert base_marker in edited.stderr, f"stale base served after editing {package}:\n{edited.stderr}"
     assert connector_marker in edited.stderr
+
+
+def test_patchbay_from_git_writes_entries_from_the_same_commit(
+    tools: Tools, snapshot: Snapshot, tmp_path: Path
+) -> None:
+    """`patchbay` installed from git defaults `--source` to that repository at that commit, and the entry starts."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    patchbay = [*tools.uvx, "--from", f"git+{snapshot.path.as_uri()}#subdirectory=shared", "patchbay"]
+    env = tools.env | {"HOME": str(home)}
+    result = _run([*patchbay, "install", "filesystem", tmp_path, "--client", "cursor"], cwd=project, env=env)
+    assert "filesystem: starts (" in result.stdout, result.stdout
+    entry = json.loads((home / ".cursor" / "mcp.json").read_text())["mcpServers"]["filesystem"]
+    source = f"git+{snapshot.path.as_uri()}@{snapshot.commit}#subdirectory=servers/filesystem"
+    assert entry["args"] == ["--from", source, "patchbay-filesystem", str(tmp_path)]
 
 
 # ---------------------------------------------------------------- publication rehearsal
