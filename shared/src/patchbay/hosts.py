@@ -1,8 +1,11 @@
 """Writing a Patchbay server into an AI host's MCP config file (`patchbay install`).
 
 `install` adds or updates one server entry, `uninstall` removes it, `config_path` says
-where a host keeps the file. Every function takes the home and working directories,
-the platform and the environment explicitly, so nothing here looks at the real home.
+where a host keeps the file, `installed` lists what it holds. Every function takes the
+home and working directories, the platform and the environment explicitly, so nothing
+here looks at the real home. Claude Code's `local` scope (its default) lives in
+`~/.claude.json` under `projects["<working directory>"].mcpServers`, beside the
+user-scope `mcpServers` of the same file.
 
 What every edit guarantees:
 
