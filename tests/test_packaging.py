@@ -10,7 +10,13 @@ For each connector found as `servers/<id>/pyproject.toml`:
   (the members' `[tool.uv] cache-keys`), and so does an edit to the shared base;
 - `uv build --all-packages` builds a wheel for the base and every connector, each connector
   names the base with a version range, and the connector wheel plus the base wheel install
-  with plain pip into a fresh virtual environment where the console script starts.
+  with plain pip into a fresh virtual environment where the console script starts;
+- `patchbay` run from git writes entries that take the connector from the same commit;
+- publication rehearsed: every wheel and sdist has complete PyPI metadata and passes
+  `twine check --strict`; served from a PEP 503 index on 127.0.0.1 (the first index, so
+  no patchbay* package can come from PyPI; the request log proves where each came from),
+  `uvx patchbay-<id>` runs by name and lists its tools over stdio, and a `patchbay`
+  installed from that index writes `--source pypi` entries that install and doctor start.
 
 The git and edit tests work on a snapshot of the working tree (tracked and untracked,
 non-ignored files, committed into a temporary repository), so they test what is on disk
@@ -25,11 +31,16 @@ under CI=true (see the root conftest.py).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import http.server
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import tomllib
 import urllib.request
 import zipfile
@@ -38,6 +49,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -410,6 +422,220 @@ def test_uvx_from_path_picks_up_edits(tools: Tools, snapshot: Snapshot, tmp_path
     edited = run()
     assert base_marker in edited.stderr, f"stale base served after editing {package}:\n{edited.stderr}"
     assert connector_marker in edited.stderr
+
+
+def test_patchbay_from_git_writes_entries_from_the_same_commit(
+    tools: Tools, snapshot: Snapshot, tmp_path: Path
+) -> None:
+    """`patchbay` installed from git defaults `--source` to that repository at that commit, and the entry starts."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    patchbay = [*tools.uvx, "--from", f"git+{snapshot.path.as_uri()}#subdirectory=shared", "patchbay"]
+    env = tools.env | {"HOME": str(home)}
+    result = _run([*patchbay, "install", "filesystem", tmp_path, "--client", "cursor"], cwd=project, env=env)
+    assert "filesystem: starts (" in result.stdout, result.stdout
+    entry = json.loads((home / ".cursor" / "mcp.json").read_text())["mcpServers"]["filesystem"]
+    source = f"git+{snapshot.path.as_uri()}@{snapshot.commit}#subdirectory=servers/filesystem"
+    assert entry["args"] == ["--from", source, "patchbay-filesystem", str(tmp_path)]
+
+
+# ---------------------------------------------------------------- publication rehearsal
+
+
+def _long_description(wheel: Path) -> tuple[dict[str, list[str]], str]:
+    """The wheel's METADATA headers (each name to all its values) and its body (the long description)."""
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        text = archive.read(name).decode()
+    headers: dict[str, list[str]] = {}
+    for key, value in _metadata(wheel):
+        headers.setdefault(key, []).append(value)
+    return headers, text.split("\n\n", 1)[1] if "\n\n" in text else ""
+
+
+MEMBERS = [BASE, *CONNECTORS.values()]
+
+
+@pytest.mark.parametrize("member", MEMBERS, ids=[m.name for m in MEMBERS])
+def test_metadata_is_complete_for_pypi(wheels: Wheels, member: Member) -> None:
+    headers, body = _long_description(wheels.by_name[canonicalize_name(member.name)])
+    for key in ("Summary", "License-Expression", "License-File", "Author", "Keywords", "Requires-Python"):
+        assert headers.get(key), f"{member.name}: no {key} in the wheel's metadata"
+    assert headers["License-Expression"] == ["MIT"]
+    urls = dict(url.split(", ", 1) for url in headers.get("Project-URL", []))
+    assert {"Homepage", "Repository", "Issues", "Documentation"} <= set(urls), urls
+    assert all(url.startswith("https://") for url in urls.values()), urls
+    classifiers = headers.get("Classifier", [])
+    assert "Programming Language :: Python :: 3" in classifiers
+    assert any(c.startswith("Development Status ::") for c in classifiers), classifiers
+    assert headers["Description-Content-Type"] == ["text/markdown"]
+    readme = (REPO / member.directory / "README.md").read_text(encoding="utf-8")
+    assert body.strip() == readme.strip(), f"{member.name}: the long description is not its README"
+    if member is not BASE:  # the official MCP registry checks this line in the PyPI README
+        registry_name = json.loads((REPO / member.directory / "server.json").read_text())["name"]
+        assert f"<!-- mcp-name: {registry_name} -->" in body
+
+
+def test_every_dist_passes_twine_check(tools: Tools, wheels: Wheels) -> None:
+    dists = sorted(wheels.directory.glob("*.whl")) + sorted(wheels.directory.glob("*.tar.gz"))
+    sdists = {canonicalize_name(d.name.rsplit("-", 1)[0]) for d in dists if d.name.endswith(".tar.gz")}
+    assert sdists == {canonicalize_name(m.name) for m in MEMBERS}, f"sdists built: {sorted(sdists)}"
+    result = _run([sys.executable, "-m", "twine", "check", "--strict", *dists], cwd=tools.cwd, env=tools.env)
+    assert result.stdout.count("PASSED") == len(dists), result.stdout
+
+
+@dataclass(frozen=True)
+class Index:
+    url: str
+    """The local index's simple API, e.g. http://127.0.0.1:PORT/simple/."""
+    requests: list[str] = field(repr=False)
+    """The paths it served, in order."""
+    env: dict[str, str] = field(repr=False)
+    """The tools' environment for uv with this index: first-index, no other extra index."""
+
+    def served(self, dist: Path) -> bool:
+        return f"/files/{dist.name}" in self.requests
+
+
+def _write_simple_index(root: Path, dists: Sequence[Path]) -> None:
+    """A PEP 503 index of `dists`: /simple/<project>/ pages linking to /files/<file>#sha256=..."""
+    files = root / "files"
+    files.mkdir(parents=True)
+    projects: dict[str, list[str]] = {}
+    for dist in dists:
+        shutil.copy2(dist, files / dist.name)
+        digest = hashlib.sha256(dist.read_bytes()).hexdigest()
+        project = canonicalize_name(dist.name.removesuffix(".tar.gz").rsplit("-", 1)[0].split("-")[0])
+        projects.setdefault(project, []).append(f'<a href="/files/{dist.name}#sha256={digest}">{dist.name}</a><br>')
+    for project, links in projects.items():
+        page = root / "simple" / project / "index.html"
+        page.parent.mkdir(parents=True)
+        page.write_text("<!DOCTYPE html>\n<html><body>\n" + "\n".join(links) + "\n</body></html>\n")
+    listing = "\n".join(f'<a href="/simple/{p}/">{p}</a><br>' for p in sorted(projects))
+    (root / "simple" / "index.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{listing}\n</body></html>\n")
+
+
+@pytest.fixture(scope="module")
+def index(tools: Tools, wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    """Every built wheel and sdist, served as a package index by a stdlib HTTP server on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("index")
+    _write_simple_index(root, sorted(wheels.directory.glob("*.whl")) + sorted(wheels.directory.glob("*.tar.gz")))
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        wbufsize = -1  # no Nagle stalls on keep-alive (see TESTING.md)
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def do_GET(self) -> None:
+            requests.append(self.path.split("?")[0])
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    # The local index is named first on every command line (`--index`); with uv's default first-index
+    # strategy a package it holds (every patchbay*) is never taken from another index, and everything
+    # else (mcp, pydantic, psycopg, ...) comes from the default index (PyPI).
+    env = {k: v for k, v in tools.env.items() if k not in ("UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
+    env["UV_INDEX_STRATEGY"] = "first-index"
+    try:
+        yield Index(url=url, requests=requests, env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _tool_names(connector_id: str) -> set[str]:
+    from patchbay import catalog
+
+    meta = catalog.entries(catalog.load())[connector_id]["_meta"][catalog.META_KEY]
+    return {tool["name"] for tool in meta["tools"]["read_only"]}
+
+
+def _launch_arguments(connector_id: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """What a connector needs on its command line and in its environment to start here."""
+    if connector_id == "filesystem":
+        return [str(tmp_path)], {}
+    if connector_id == "postgres":  # no server on that port: it starts, warns, and still lists its tools
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return [], {"PATCHBAY_POSTGRES_DSN": f"postgresql://app@127.0.0.1:{port}/app"}
+    return [], {}
+
+
+async def _list_tools(command: str, args: list[str], env: dict[str, str], cwd: Path) -> set[str]:
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    with anyio.fail_after(COMMAND_TIMEOUT):
+        async with Client(StdioServerParameters(command=command, args=args, env=env, cwd=str(cwd))) as client:
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+
+@pytest.mark.parametrize("connector_id", CONNECTOR_IDS)
+def test_uvx_by_name_from_the_local_index(
+    tools: Tools, wheels: Wheels, index: Index, tmp_path: Path, connector_id: str
+) -> None:
+    """`uvx patchbay-<id>` as the README promises once published: by name, no version, no path."""
+    member = CONNECTORS[connector_id]
+    uvx = [*tools.uvx, "--index", index.url]
+    version = _run([*uvx, _script(connector_id), "--version"], cwd=tools.cwd, env=index.env)
+    assert version.stdout.strip() == f"{_script(connector_id)} {member.version}"
+    for name in (member.name, BASE.name):
+        assert index.served(wheels.by_name[canonicalize_name(name)]), f"{name} did not come from the local index"
+    args, extra = _launch_arguments(connector_id, tmp_path)
+    command, *rest = uvx
+    listed = anyio.run(_list_tools, command, [*rest, _script(connector_id), *args], index.env | extra, tools.cwd)
+    assert listed == _tool_names(connector_id)
+
+
+def test_install_from_the_index_writes_an_entry_that_doctor_starts(
+    tools: Tools, wheels: Wheels, index: Index, tmp_path: Path
+) -> None:
+    """A `patchbay` installed from an index writes `--source pypi` entries by default, and they start."""
+    project, home, notes = tmp_path / "project", tmp_path / "home", tmp_path / "notes"
+    for folder in (project, home, notes):
+        folder.mkdir()
+    patchbay = [*tools.uvx, "--index", index.url, "--from", f"{BASE.name}=={BASE.version}", "patchbay"]
+    env = index.env | {"HOME": str(home)}
+    env.pop("PATCHBAY_POSTGRES_DSN", None)
+    scope = ["--client", "claude-code", "--scope", "project", "--index", index.url]
+    installed = _run([*patchbay, "install", "filesystem", notes, *scope], cwd=project, env=env)
+    assert "filesystem: starts (" in installed.stdout, installed.stdout
+    entry = json.loads((project / ".mcp.json").read_text())["mcpServers"]["filesystem"]
+    member = CONNECTORS["filesystem"]
+    assert entry["command"] == "uvx"
+    assert entry["args"] == ["--index", index.url, f"{member.name}=={member.version}", str(notes)]
+    assert index.served(wheels.by_name[canonicalize_name(member.name)])
+
+    doctor = _run([*patchbay, "doctor", "--client", "claude-code"], cwd=project, env=env)
+    assert re.search(r"^ok  claude-code project \(.*\) filesystem: starts \(\d+ tools", doctor.stdout, re.M), (
+        doctor.stdout
+    )
+    assert doctor.stdout.rstrip().endswith("no problems found")
+
+    # The postgres connector needs its DSN: install says so and writes nothing.
+    refused = subprocess.run(
+        [*patchbay, "install", "postgres", "--source", "pypi", *scope],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "postgres does not start" in refused.stderr and "PATCHBAY_POSTGRES_DSN is unset" in refused.stderr
+    assert "postgres" not in json.loads((project / ".mcp.json").read_text())["mcpServers"]
 
 
 # ------------------------------------ plain pip (last, so the venvs build in the background meanwhile)

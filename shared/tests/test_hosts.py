@@ -179,6 +179,8 @@ H, C = Path("/h"), Path("/p")
         ("claude-code", "user", "win32", {}, H / ".claude.json"),
         ("claude-code", "user", "linux", {"CLAUDE_CONFIG_DIR": "/cc"}, Path("/cc/.claude.json")),
         ("claude-code", "project", "darwin", {}, C / ".mcp.json"),
+        ("claude-code", "local", "linux", {}, H / ".claude.json"),
+        ("claude-code", "local", "linux", {"CLAUDE_CONFIG_DIR": "/cc"}, Path("/cc/.claude.json")),
         ("vscode", "user", "linux", {}, H / ".config/Code/User/mcp.json"),
         ("vscode", "user", "linux", {"XDG_CONFIG_HOME": "/xdg"}, Path("/xdg/Code/User/mcp.json")),
         ("vscode", "user", "linux", {"XDG_CONFIG_HOME": "relative"}, H / ".config/Code/User/mcp.json"),
@@ -206,9 +208,10 @@ def test_config_path(client: str, scope: Any, platform: str, environ: dict[str, 
     assert config_path(client, scope, home=H, cwd=C, platform=platform, environ=environ) == expected
 
 
-def test_every_client_has_scopes_and_user_comes_first() -> None:
+def test_every_client_has_scopes_and_the_default_matches_the_host() -> None:
     assert set(SCOPES) == set(CLIENTS)
-    assert all(SCOPES[c][0] == "user" for c in CLIENTS)
+    assert all(SCOPES[c][0] == "user" for c in CLIENTS if c != "claude-code")
+    assert SCOPES["claude-code"] == ("local", "user", "project")  # `claude mcp add` defaults to local
     assert SCOPES["claude-desktop"] == ("user",)
     assert SCOPES["windsurf"] == ("user",)
 
@@ -235,11 +238,12 @@ def test_a_missing_file_is_created_with_parents_and_two_space_indentation(env: E
     assert change.path == path and change.changed and change.backup is None
     assert path.is_file()
     text = path.read_text()
-    assert load(client, path) == {CONTAINER[client]: {NAME: EXPECTED_STDIO[client]}} | (
-        {"inputs": [_jira_input()]} if client == "vscode" else {}
-    )
+    servers = {CONTAINER[client]: {NAME: EXPECTED_STDIO[client]}}
+    if scope == "local":
+        servers = {"projects": {str(env.cwd): servers}}
+    assert load(client, path) == servers | ({"inputs": [_jira_input()]} if client == "vscode" else {})
     assert text.endswith("\n")
-    if client != "codex":
+    if client != "codex" and scope != "local":
         assert text.startswith("{\n  " + json.dumps(CONTAINER[client]) + ": {\n    " + json.dumps(NAME) + ": {\n")
         assert json.loads(text) == load(client, path)  # plain JSON, no comments
     assert change.diff.startswith(f"--- /dev/null\n+++ {path}\n")
@@ -355,7 +359,8 @@ def test_uninstall_removes_only_our_entry(env: Env, client: str, scope: str) -> 
     env.install(client, stdio_entry(client), scope=scope)
     change = env.uninstall(client, scope=scope)
     assert change.changed
-    servers = load(client, env.path(client, scope))[CONTAINER[client]]
+    path, servers = hosts.installed(client, scope, **env.kw())  # type: ignore[arg-type]
+    assert path == env.path(client, scope)
     assert list(servers) == ["other"]
     again = env.uninstall(client, scope=scope)
     assert not again.changed and again.backup is None
@@ -953,3 +958,53 @@ def test_notes_tell_what_to_do_next(env: Env) -> None:
 def test_invalid_entries_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(HostConfigError, match=message):
         ServerEntry(**kwargs)
+
+
+# --------------------------------------------------------------------------- Claude Code's local scope
+
+
+CLAUDE_JSON = """{
+  "numStartups": 12,
+  "mcpServers": {
+    "everywhere": {"type": "stdio", "command": "npx", "args": ["x"]}
+  },
+  "projects": {
+    "/elsewhere": {
+      "allowedTools": [],
+      "mcpServers": {}
+    }
+  }
+}
+"""
+
+
+def test_local_scope_goes_under_this_project_in_claude_json(env: Env) -> None:
+    path = env.put("claude-code", CLAUDE_JSON)
+    change = env.install("claude-code", stdio_entry("claude-code"), scope="local")
+    data = json.loads(path.read_text())
+    assert data["projects"][str(env.cwd)]["mcpServers"] == {NAME: EXPECTED_STDIO["claude-code"]}
+    assert data["mcpServers"] == {"everywhere": {"type": "stdio", "command": "npx", "args": ["x"]}}  # user scope
+    assert data["projects"]["/elsewhere"] == {"allowedTools": [], "mcpServers": {}}
+    assert data["numStartups"] == 12
+    assert change.entry == EXPECTED_STDIO["claude-code"]
+    assert any("only to you, when started in this directory" in note for note in change.notes)
+    assert hosts.installed("claude-code", "local", **env.kw())[1] == {NAME: EXPECTED_STDIO["claude-code"]}
+    assert NAME not in hosts.installed("claude-code", "user", **env.kw())[1]
+    assert not env.install("claude-code", stdio_entry("claude-code"), scope="local").changed
+    env.uninstall("claude-code", scope="local")
+    assert json.loads(path.read_text())["projects"][str(env.cwd)]["mcpServers"] == {}
+    assert json.loads(path.read_text())["mcpServers"] == data["mcpServers"]
+
+
+def test_local_scope_adds_this_project_to_an_existing_file(env: Env) -> None:
+    path = env.put("claude-code", '{\n  "numStartups": 1\n}\n')
+    env.install("claude-code", stdio_entry("claude-code"), scope="local")
+    data = json.loads(path.read_text())
+    assert data == {"numStartups": 1, "projects": {str(env.cwd): {"mcpServers": {NAME: EXPECTED_STDIO["claude-code"]}}}}
+
+
+def test_local_scope_refuses_a_projects_value_that_is_not_an_object(env: Env) -> None:
+    path = env.put("claude-code", '{"projects": []}\n')
+    with pytest.raises(HostConfigError, match="should be an object"):
+        env.install("claude-code", stdio_entry("claude-code"), scope="local")
+    assert path.read_text() == '{"projects": []}\n'

@@ -2,10 +2,11 @@
 
 patchbay list
 patchbay show ID
-patchbay install ID [ARG ...] --client C [--scope user|project] [--env K=V ...] [--name NAME]
-                 [--source pypi|PATH|git+URL] [--transport stdio|http --url URL] [--dry-run]
+patchbay install ID [ARG ...] --client C [--scope user|project|local] [--env K=V ...] [--name NAME]
+                 [--source pypi|PATH|git+URL] [--index URL] [--transport stdio|http --url URL]
+                 [--no-verify] [--timeout S] [--dry-run]
 patchbay uninstall ID --client C [--scope ...] [--name NAME] [--dry-run]
-patchbay doctor
+patchbay doctor [--client C] [--timeout S]
 patchbay catalog build [--check]
 """
 
@@ -13,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from patchbay import __version__
+from patchbay import __version__, origin, verify
 from patchbay import catalog as catalogs
 
 
@@ -59,10 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("args", nargs="*", metavar="ARG", help="arguments for the connector (e.g. directories)")
     _host_options(install, CLIENTS)
     install.add_argument("--env", action="append", default=[], metavar="K=V", help="set an environment variable")
-    install.add_argument("--source", default="pypi", help="pypi (default), a local checkout PATH, or git+URL")
+    install.add_argument(
+        "--source",
+        help="where uvx gets the connector: pypi, a checkout PATH, or git+URL "
+        "(default: where this patchbay came from: its checkout, its git URL, or pypi)",
+    )
+    install.add_argument(
+        "--index", metavar="URL", help="with --source pypi: a package index uvx looks in first (e.g. a private one)"
+    )
     install.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     install.add_argument("--url", help="the connector's MCP URL (with --transport http)")
     install.add_argument("--bearer-env", metavar="VAR", help="environment variable holding the HTTP bearer token")
+    install.add_argument("--no-verify", action="store_true", help="write the entry without starting it first")
+    _timeout_option(install)
     install.set_defaults(run=_install)
 
     uninstall = commands.add_parser("uninstall", help="remove a connector from an AI host's config file")
@@ -70,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     _host_options(uninstall, CLIENTS)
     uninstall.set_defaults(run=_uninstall)
 
-    doctor = commands.add_parser("doctor", help="check uv, installed entries and their environment")
+    doctor = commands.add_parser("doctor", help="start every Patchbay entry in the hosts' config files")
+    doctor.add_argument("--client", choices=CLIENTS, help="check only this host's config files")
+    _timeout_option(doctor)
     doctor.set_defaults(run=_doctor)
 
     catalog = commands.add_parser("catalog", help="build catalog.json from servers/*/server.json")
@@ -84,9 +95,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def _host_options(parser: argparse.ArgumentParser, clients: Sequence[str]) -> None:
     parser.add_argument("--client", required=True, choices=clients, help="the AI host")
-    parser.add_argument("--scope", choices=["user", "project"], help="user-wide, or this project (default per host)")
+    parser.add_argument(
+        "--scope",
+        choices=["user", "project", "local"],
+        help="user-wide, this project (shared), or local (Claude Code: this project, only you); default per host",
+    )
     parser.add_argument("--name", help="the entry's name in the host config (default: the connector id)")
     parser.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
+
+
+def _timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=verify.DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds an entry may take to start and list its tools (default {verify.DEFAULT_TIMEOUT:g}; "
+        "the first start may download and build it)",
+    )
 
 
 def _entry(connector_id: str) -> dict[str, Any]:
@@ -128,10 +154,12 @@ def _show(options: argparse.Namespace) -> int:
     return 0
 
 
-def _source_args(meta: dict[str, Any], version: str, source: str) -> list[str]:
+def _source_args(meta: dict[str, Any], version: str, source: str, index: str | None) -> list[str]:
     script = meta["console_script"]
     if source == "pypi":
-        return [f"{meta['package']}=={version}"]
+        return [*(["--index", index] if index else []), f"{meta['package']}=={version}"]
+    if index:
+        raise CommandError(f"--index applies to --source pypi; the connector comes from {source}")
     if source.startswith("git+"):
         return ["--from", f"{source}#subdirectory={meta['path']}", script]
     path = Path(source).expanduser().resolve()
@@ -171,18 +199,37 @@ def _install(options: argparse.Namespace) -> int:
             bearer_token_env=options.bearer_env,
         )
     else:
+        source = options.source or origin.default_source()
         server = hosts.ServerEntry(
             name=options.name or options.id,
             command="uvx",
-            args=[*_source_args(meta, entry["server"]["version"], options.source), *options.args],
+            args=[*_source_args(meta, entry["server"]["version"], source, options.index), *options.args],
             env=plain,
             secrets=secrets,
         )
     try:
-        change = hosts.install(options.client, _scope(options), server, dry_run=options.dry_run, **_where())
+        planned = hosts.install(options.client, _scope(options), server, dry_run=True, **_where())
+        if not options.no_verify:
+            _verify(options, planned, {name: value for name, value in secrets.items() if value is not None})
+        change = planned if options.dry_run else hosts.install(options.client, _scope(options), server, **_where())
     except hosts.HostConfigError as exc:
         raise CommandError(str(exc)) from None
     return _report(change, options.dry_run)
+
+
+def _verify(options: argparse.Namespace, planned: Any, given: dict[str, str]) -> None:
+    """Start the entry `install` is about to write; refuse when it does not start."""
+    where = _where()
+    name = options.name or options.id
+    outcome = verify.check(
+        options.client, planned.entry, environ=where["environ"] | given, cwd=where["cwd"], timeout=options.timeout
+    )
+    if not outcome.ok:
+        raise CommandError(
+            f"{name} does not start, so {planned.path} was left unchanged: {outcome.reason.rstrip('.?!')}. "
+            "Fix that and run the command again, or pass --no-verify to write the entry anyway."
+        )
+    print(f"{name}: {outcome}")
 
 
 def _uninstall(options: argparse.Namespace) -> int:
@@ -223,15 +270,15 @@ def _report(change: Any, dry_run: bool) -> int:
     return 0
 
 
-def _doctor(_: argparse.Namespace) -> int:
+def _doctor(options: argparse.Namespace) -> int:
     from patchbay import hosts
 
     problems = 0
 
-    def report(ok: bool, message: str) -> None:
+    def report(ok: bool, message: str, mark: str = "") -> None:
         nonlocal problems
         problems += not ok
-        print(f"{'ok ' if ok else 'FIX'} {message}")
+        print(f"{mark or ('ok ' if ok else 'FIX')} {message}")
 
     for tool in ("uv", "uvx"):
         found = shutil.which(tool)
@@ -241,7 +288,8 @@ def _doctor(_: argparse.Namespace) -> int:
         )
     known = catalogs.entries(catalogs.load())
     where = _where()
-    for client in hosts.CLIENTS:
+    checked = 0
+    for client in [options.client] if options.client else hosts.CLIENTS:
         for scope in hosts.SCOPES[client]:
             try:
                 path, servers = hosts.installed(client, scope, **where)
@@ -249,10 +297,16 @@ def _doctor(_: argparse.Namespace) -> int:
                 report(False, str(exc))
                 continue
             for name, server in servers.items():
-                connector_id = _connector_of(server, known)
-                if connector_id is not None:
-                    for ok, message in _check_entry(server, known[connector_id], where["environ"]):
-                        report(ok, f"{client} ({path}) {name}: {message}")
+                if _connector_of(server, known) is None:
+                    continue
+                checked += 1
+                outcome = verify.check(
+                    client, server, environ=where["environ"], cwd=where["cwd"], timeout=options.timeout
+                )
+                mark = "?  " if outcome.state == "unchecked" else ""
+                report(outcome.ok, f"{client} {scope} ({path}) {name}: {outcome}", mark)
+    if not checked:
+        print(f"no Patchbay entries found in the config files of {options.client or 'any host'}")
     print("no problems found" if not problems else f"{problems} problem(s) to fix")
     return 1 if problems else 0
 
@@ -266,40 +320,6 @@ def _connector_of(server: dict[str, Any], known: dict[str, dict[str, Any]]) -> s
         if any(word.rstrip("/").endswith(_meta(entry)["path"]) for word in words):
             return connector_id
     return None
-
-
-_REFERENCE = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def _check_entry(server: dict[str, Any], entry: dict[str, Any], environ: dict[str, str]) -> list[tuple[bool, str]]:
-    """Whether the entry's command resolves and every required variable will be set."""
-    found: list[tuple[bool, str]] = []
-    if "command" in server:
-        command = str(server["command"])
-        resolved = shutil.which(command)
-        found.append((resolved is not None, f"command {command!r} " + ("found" if resolved else "not found on PATH")))
-    env = {str(k): str(v) for k, v in (server.get("env") or {}).items()}
-    forwarded = {str(v) for v in server.get("env_vars") or []}
-    package = next(p for p in entry["server"]["packages"] if p["registryType"] == "pypi")
-    for variable in package.get("environmentVariables", []):
-        if not variable.get("isRequired"):
-            continue
-        name = variable["name"]
-        value = env.get(name)
-        if value is None and name in forwarded:
-            value = f"${{{name}}}"
-        if value is None:
-            found.append((False, f"{name} is required but not set in the entry: patchbay install ... --env {name}=..."))
-            continue
-        if "${input:" in value:
-            found.append((True, f"{name} is asked for by the host"))
-            continue
-        missing = [a or b for a, b in _REFERENCE.findall(value) if (a or b) not in environ]
-        if missing:
-            found.append((False, f"{name} refers to {', '.join(missing)}, which is not set in this environment"))
-        else:
-            found.append((True, f"{name} is set"))
-    return found
 
 
 def _build(options: argparse.Namespace) -> int:

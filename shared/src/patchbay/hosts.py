@@ -1,8 +1,11 @@
 """Writing a Patchbay server into an AI host's MCP config file (`patchbay install`).
 
 `install` adds or updates one server entry, `uninstall` removes it, `config_path` says
-where a host keeps the file. Every function takes the home and working directories,
-the platform and the environment explicitly, so nothing here looks at the real home.
+where a host keeps the file, `installed` lists what it holds. Every function takes the
+home and working directories, the platform and the environment explicitly, so nothing
+here looks at the real home. Claude Code's `local` scope (its default) lives in
+`~/.claude.json` under `projects["<working directory>"].mcpServers`, beside the
+user-scope `mcpServers` of the same file.
 
 What every edit guarantees:
 
@@ -78,7 +81,7 @@ __all__ = [
     "uninstall",
 ]
 
-Scope = Literal["user", "project"]
+Scope = Literal["user", "project", "local"]
 
 CLIENTS: Final[tuple[str, ...]] = (
     "claude-desktop",
@@ -91,10 +94,10 @@ CLIENTS: Final[tuple[str, ...]] = (
     "gemini",
 )
 
-# The first scope of each client is its default.
+# The first scope of each client is its default: the one the host's own `mcp add` uses.
 SCOPES: Final[Mapping[str, tuple[Scope, ...]]] = {
     "claude-desktop": ("user",),
-    "claude-code": ("user", "project"),
+    "claude-code": ("local", "user", "project"),  # `claude mcp add` defaults to local: ~/.claude.json, this project
     "vscode": ("user", "project"),
     "cursor": ("user", "project"),
     "windsurf": ("user",),
@@ -165,6 +168,8 @@ class Change:
     """True when the file holds a literal secret we wrote and is (or would be) made private (mode 0600)."""
     notes: list[str] = field(default_factory=list)
     """What the user should know or do next."""
+    entry: dict[str, Any] = field(default_factory=dict)
+    """The entry as written into the host's file (`install` only): what the host will launch."""
 
 
 # --------------------------------------------------------------------------- hosts
@@ -305,7 +310,7 @@ def config_path(client: str, scope: Scope, *, home: Path, cwd: Path, platform: s
     match client:
         case "claude-desktop":
             return user_dir("Claude") / "claude_desktop_config.json"
-        case "claude-code":
+        case "claude-code":  # local and user scopes share ~/.claude.json (local: under projects[<cwd>])
             return cwd / ".mcp.json" if project else (env_dir("CLAUDE_CONFIG_DIR") or home) / ".claude.json"
         case "vscode":
             return cwd / ".vscode" / "mcp.json" if project else user_dir("Code") / "User" / "mcp.json"
@@ -327,6 +332,13 @@ def config_path(client: str, scope: Scope, *, home: Path, cwd: Path, platform: s
             )
         case _:  # gemini
             return (cwd if project else home) / ".gemini" / "settings.json"
+
+
+def _servers_path(client: str, scope: str, cwd: Path) -> tuple[str, ...]:
+    """The keys leading to the object that holds the servers in a JSON host file."""
+    if client == "claude-code" and scope == "local":
+        return ("projects", str(cwd), _HOSTS[client].container)
+    return (_HOSTS[client].container,)
 
 
 # --------------------------------------------------------------------------- public operations
@@ -353,9 +365,12 @@ def install(
     if host.toml:
         after = _toml_install(path, before, entry.name, desired, plan.notes)
     else:
-        after = _json_install(host, path, before, entry.name, desired, plan.inputs, plan.notes)
+        servers = _servers_path(client, scope, cwd)
+        after = _json_install(host, path, before, (*servers, entry.name), desired, plan.inputs, plan.notes)
     plan.notes.extend(_next_steps(client, scope, platform, plan))
-    return _commit(path, original, after, dry_run=dry_run, literals=plan.literals, notes=plan.notes)
+    change = _commit(path, original, after, dry_run=dry_run, literals=plan.literals, notes=plan.notes)
+    change.entry = desired
+    return change
 
 
 def uninstall(
@@ -379,7 +394,7 @@ def uninstall(
     if host.toml:
         after = _toml_uninstall(path, original.text, name, notes)
     else:
-        after = _json_uninstall(host, client, path, original.text, name, notes)
+        after = _json_uninstall(client, path, original.text, (*_servers_path(client, scope, cwd), name), notes)
     return _commit(path, original, after, dry_run=dry_run, literals={}, notes=notes)
 
 
@@ -405,7 +420,9 @@ def installed(
     else:
         root = JsonParser(original.text, path, host).parse()
         data = root.value if root is not None else {}
-    servers = data.get(host.container) if isinstance(data, dict) else None
+    servers = data
+    for key in (host.container,) if host.toml else _servers_path(client, scope, cwd):
+        servers = servers.get(key) if isinstance(servers, dict) else None
     if not isinstance(servers, dict):
         return path, {}
     return path, {str(name): entry for name, entry in servers.items() if isinstance(entry, dict)}
@@ -530,6 +547,8 @@ def _next_steps(client: str, scope: str, platform: str, plan: _Plan) -> list[str
         notes.append("Quit and reopen Claude Desktop to load the server.")
     elif client == "claude-code" and scope == "project":
         notes.append("Claude Code asks each user to approve the servers in .mcp.json the first time it starts here.")
+    elif client == "claude-code" and scope == "local":
+        notes.append("Local scope: Claude Code offers this server only to you, when started in this directory.")
     elif client == "codex" and scope == "project":
         notes.append("Codex reads .codex/config.toml only in projects you have marked as trusted.")
     return notes
@@ -673,13 +692,13 @@ def _json_install(
     host: _Host,
     path: Path,
     before: str | None,
-    name: str,
+    entry_path: tuple[str, ...],
     desired: dict[str, Any],
     inputs: list[dict[str, Any]],
     notes: list[str],
 ) -> str:
     editor = JsonEditor.open(before, path, host)
-    entry_path = (host.container, name)
+    name = entry_path[-1]
     existing = editor.get(entry_path)
     if existing is MISSING:
         editor.set(entry_path, desired)
@@ -708,9 +727,9 @@ def _json_install(
 _INPUT_REF_RE: Final = re.compile(r"\$\{input:([^}]+)\}")
 
 
-def _json_uninstall(host: _Host, client: str, path: Path, before: str, name: str, notes: list[str]) -> str:
+def _json_uninstall(client: str, path: Path, before: str, entry_path: tuple[str, ...], notes: list[str]) -> str:
+    host, name = _HOSTS[client], entry_path[-1]
     editor = JsonEditor.open(before, path, host)
-    entry_path = (host.container, name)
     existing = editor.get(entry_path)
     if existing is MISSING:
         notes.append(f"{path} has no server named {name!r}; nothing to remove.")
