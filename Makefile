@@ -46,7 +46,7 @@ ifeq ($(ENGINE),podman)
 IMAGE_BUILD_FLAGS := --format docker $(if $(wildcard /etc/ssl/certs/ca-certificates.crt),-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
 endif
 
-## images: a container image per connector (docker/Dockerfile) with docker, or podman where docker is absent
+## images: a container image per connector (docker/Dockerfile) with docker, or podman where docker is absent; the untagged build-stage images are removed afterwards
 images:
 	@if [ "$(ENGINE)" = podman ]; then bash tools/ensure-podman.sh; fi
 	@set -euo pipefail; \
@@ -60,4 +60,5 @@ images:
 	    --build-arg VERSION="$$version" --build-arg REVISION="$$revision" \
 	    -t "$(IMAGE_REPO)/patchbay-$$id:$$version" -t "$(IMAGE_REPO)/patchbay-$$id:latest" . ; \
 	done; \
+	$(ENGINE) image prune --force --filter label=io.patchbay.stage=build >/dev/null; \
 	$(ENGINE) images --filter "reference=$(IMAGE_REPO)/patchbay-*"

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,7 @@ from mcp.client.streamable_http import streamable_http_client
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from patchbay.testing import ERAS
+from patchbay.testing import ERAS, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -495,6 +496,82 @@ async def test_postgres_container_queries_a_server_on_the_host(
             stopped = running.stop()
             assert server.password not in running.logs()  # the DSN's password never reaches the logs
     report(request.config, f"postgres container healthy in {started:.1f} s, stopped in {stopped:.1f} s")
+
+
+# The README's own steps ---------------------------------------------------------------------
+
+README = ROOT / "README.md"
+STEPS_MARKER = "<!-- container-steps:"
+
+
+def readme_container_steps() -> str:
+    """The shell block that follows the container-steps marker in README.md, as written there."""
+    text = README.read_text()
+    assert STEPS_MARKER in text, f"README.md lost its {STEPS_MARKER} marker: tests/test_containers.py runs that block"
+    block = re.search(r"```sh\n(.*?)```", text[text.index(STEPS_MARKER) :], re.DOTALL)
+    assert block is not None, "no ```sh block after the container-steps marker in README.md"
+    return block.group(1)
+
+
+def substitute(steps: str, old: str, new: str) -> str:
+    """Replace what only this machine may change (a port, a name, the image): it must be there."""
+    assert old in steps, f"README's container steps no longer contain {old!r}: update tests/test_containers.py"
+    return steps.replace(old, new)
+
+
+def docker_shim(engine: Engine) -> str:
+    """A shell function `docker` that runs the engine with the flags this machine needs (and our test label)."""
+    command = " ".join(["command", *map(shlex.quote, engine.argv)])
+    extra = " ".join(map(shlex.quote, ["--label", TEST_LABEL, *engine.run_flags]))
+    return f'docker() {{ if [ "$1" = run ]; then shift; set -- run {extra} "$@"; fi; {command} "$@"; }}\n'
+
+
+def run_steps(engine: Engine, steps: str, cwd: Path, home: Path) -> None:
+    """Run `steps` with bash (-euo pipefail) in `cwd`, HOME=`home`, `docker` being the engine."""
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", docker_shim(engine) + steps],
+        cwd=cwd, env={**os.environ, "HOME": str(home)}, capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"README's container steps failed:\n{steps}\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.mark.anyio
+async def test_the_readme_container_steps_work_as_written(engine: Engine, images: Images, tmp_path: Path) -> None:
+    """README.md's container steps, run by bash as they are written (`docker` is the engine here): the
+    token stays in a 0600 file of the user's, the non-root container serves, and it prints a host
+    config that names the published port and the Authorization header."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / "notes").mkdir(parents=True)
+    (home / "notes" / "todo.txt").write_text("water the plants\n")
+    (home / "notes").chmod(0o755)
+    work.mkdir()
+    port, name = free_port(), f"patchbay-test-{uuid.uuid4().hex[:12]}"
+    steps = substitute(readme_container_steps(), "127.0.0.1:8001", f"127.0.0.1:{port}")
+    steps = substitute(steps, "--name patchbay-filesystem", f"--name {name}")
+    steps = substitute(steps, "patchbay-filesystem /data", f"{images.built['filesystem'].id} /data")
+    try:
+        run_steps(engine, steps, work, home)
+        running = Running(name, f"http://127.0.0.1:{port}", engine)
+        wait_healthz(running)
+        env_file = work / "patchbay.env"
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        token = env_file.read_text().strip().split("=", 1)[1]
+        assert_non_root(running)
+        assert_needs_token(running, token)
+        async with bearer_client(running.url, token, "legacy") as client:
+            read = await client.call_tool("read_text_file", {"path": "/data/todo.txt"})
+        assert "water the plants" in json.dumps(read.structured_content), text_of(read)
+        config = next(line for line in running.logs().splitlines() if "to add it to an MCP host's config" in line)
+        entry = json.loads(config.split("config: ", 1)[1])["mcpServers"]["patchbay-filesystem"]
+        assert entry == {
+            "type": "http",
+            "url": f"http://127.0.0.1:{port}/mcp",
+            "headers": {"Authorization": "Bearer <token>"},
+        }
+        assert token not in running.logs()
+    finally:
+        engine("rm", "-f", name, check=False, timeout=60)
 
 
 REQUIRED_SETTINGS = {

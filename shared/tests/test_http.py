@@ -442,6 +442,42 @@ async def test_public_bind_with_insecure_no_auth_starts() -> None:
         assert result.structured_content == {"text": "reachable"}
 
 
+def _host_config(stderr: str) -> Any:
+    line = next(line for line in stderr.splitlines() if "to add it to an MCP host's config: " in line)
+    return json.loads(line.split("config: ", 1)[1])
+
+
+def test_the_printed_host_config_names_the_public_url_and_the_header_it_needs() -> None:
+    """A container publishes port 8000 elsewhere: PUBLIC_URL says where; the token is never printed."""
+    env = {
+        **clean_env(),
+        "PATCHBAY_EXAMPLE_AUTH_TOKENS": "canary-token-4f1d",
+        "PATCHBAY_EXAMPLE_PUBLIC_URL": "http://127.0.0.1:18001/mcp",
+    }
+    with http_server(CMD, "--host", "0.0.0.0", env=env) as server:
+        stderr = server.stderr()
+    entry = {"type": "http", "url": "http://127.0.0.1:18001/mcp", "headers": {"Authorization": "Bearer <token>"}}
+    assert _host_config(stderr) == {"mcpServers": {"patchbay-example": entry}}
+    assert "canary-token-4f1d" not in stderr
+    assert "port 8000 is the port inside" not in stderr
+
+
+def test_without_a_public_url_a_public_bind_says_how_to_name_the_published_port() -> None:
+    env = {**clean_env(), "PATCHBAY_EXAMPLE_AUTH_TOKENS": "canary-token-4f1d"}
+    with http_server(CMD, "--host", "0.0.0.0", env=env) as server:
+        stderr = server.stderr()
+        port = server.base_url.rsplit(":", 1)[1]
+    assert _host_config(stderr)["mcpServers"]["patchbay-example"]["url"] == f"http://127.0.0.1:{port}/mcp"
+    assert f"port {port} is the port inside" in stderr
+    assert "set PATCHBAY_EXAMPLE_PUBLIC_URL to the URL clients use" in stderr
+
+
+async def test_a_loopback_server_without_auth_prints_a_plain_snippet(servers: Servers) -> None:
+    assert _host_config(servers.default.stderr()) == {
+        "mcpServers": {"patchbay-example": {"type": "http", "url": servers.default.url}}
+    }
+
+
 # DNS rebinding -----------------------------------------------------------------------
 
 

@@ -84,10 +84,80 @@ async def test_client_roots_narrow_the_scope(tree: Path, era: str) -> None:
             {"path": str(tree / "src"), "source": f"client root file://{tree}/src (within operator directory {tree})"}
         ],
         "narrowed_by_client_roots": True,
+        "empty_because": None,
     }
     assert not inside.is_error
     assert outside.is_error
     assert "Access denied" in outside.content[0].text
+
+
+async def test_an_empty_roots_list_is_refused_with_its_cause_and_remedy(tree: Path, era: str) -> None:
+    """MCP Inspector answers roots/list with []: the refusal names that, not the path."""
+    async with connect(connector, {"roots": [str(tree)]}, era=era, list_roots_callback=roots_answering()) as client:
+        refused = await client.call_tool("read_text_file", {"path": "README.md"})
+        listed = (await client.call_tool("list_allowed_directories", {})).structured_content
+        with pytest.raises(Exception, match="the client sent no roots"):
+            await client.read_resource(f"file://{tree}/README.md")
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert refused.is_error
+    assert "Access denied: the client sent no roots" in text
+    assert "Configure roots in the client" in text
+    assert "--client-roots ignore" in text
+    assert "README.md" not in text  # the path is not what is wrong
+    assert listed is not None
+    assert listed["directories"] == []
+    assert listed["narrowed_by_client_roots"] is True
+    assert listed["empty_because"].startswith("the client sent no roots")
+
+
+async def test_roots_that_miss_every_directory_are_named_in_the_refusal(tree: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    async with connect(
+        connector, {"roots": [str(tree)]}, era="legacy", list_roots_callback=roots_answering(elsewhere)
+    ) as client:
+        refused = await client.call_tool("read_text_file", {"path": "README.md"})
+        listed = (await client.call_tool("list_allowed_directories", {})).structured_content
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert refused.is_error
+    assert f"none of the client's roots (file://{elsewhere})" in text
+    assert f"within the operator's directories ({tree})" in text
+    assert "--client-roots ignore" in text
+    assert listed is not None
+    assert listed["empty_because"] is not None
+
+
+async def test_client_roots_ignore_uses_the_operator_directories(tree: Path, era: str) -> None:
+    asked: list[int] = []
+
+    async def empty_roots(context: Any) -> types.ListRootsResult:
+        asked.append(1)
+        return types.ListRootsResult(roots=[])
+
+    settings = {"roots": [str(tree)], "client_roots": "ignore"}
+    async with connect(connector, settings, era=era, list_roots_callback=empty_roots) as client:
+        read = await client.call_tool("read_text_file", {"path": "README.md"})
+        listed = (await client.call_tool("list_allowed_directories", {})).structured_content
+    assert not read.is_error
+    assert listed == {
+        "directories": [{"path": str(tree), "source": "operator directory"}],
+        "narrowed_by_client_roots": False,
+        "empty_because": None,
+    }
+    assert asked == []  # the client is never asked
+
+
+def test_client_roots_setting_from_flag_and_environment(tree: Path) -> None:
+    from_flag = run_cli("--client-roots", "ignore", "--print-config", str(tree))
+    from_env = run_cli("--print-config", str(tree), env={"PATCHBAY_FILESYSTEM_CLIENT_ROOTS": "ignore"})
+    default = run_cli("--print-config", str(tree))
+    assert '"client_roots": "ignore"' in from_flag.stdout, from_flag.stderr
+    assert '"client_roots": "ignore"' in from_env.stdout, from_env.stderr
+    assert '"client_roots": "intersect"' in default.stdout, default.stderr
+    bad = run_cli("--print-config", str(tree), env={"PATCHBAY_FILESYSTEM_CLIENT_ROOTS": "widen"})
+    assert bad.returncode == 2
+    assert "PATCHBAY_FILESYSTEM_CLIENT_ROOTS (--client-roots)" in bad.stderr
+    assert "'intersect' or 'ignore'" in bad.stderr
 
 
 async def test_long_walks_report_progress(tree: Path, era: str) -> None:

@@ -246,6 +246,7 @@ async def test_list_allowed_directories_shows_each_and_its_source(tree: Path, tm
             {"path": str(other), "source": "operator directory"},
         ],
         "narrowed_by_client_roots": False,
+        "empty_because": None,
     }
 
 

@@ -1063,6 +1063,7 @@ async def test_over_http_a_handshake_era_client_needs_stateful_for_its_roots(wor
     assert listed.structured_content == {
         "directories": [{"path": str(world.app), "source": "operator directory"}],
         "narrowed_by_client_roots": False,
+        "empty_because": None,
     }
     with http_server(command, "--stateful", env={"HOME": str(world.home)}) as server:
         async with Client(server.url, mode="legacy", list_roots_callback=roots) as client:

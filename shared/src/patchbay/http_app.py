@@ -62,6 +62,36 @@ def build_app(server: MCPServer[Any], settings: ConnectorSettings) -> Starlette:
     )
 
 
+def host_config(name: str, settings: ConnectorSettings) -> str:
+    """The JSON an MCP host needs to reach this server: its URL and, with auth, the header to send.
+
+    The URL is `public_url` when set: behind a port mapping (a container published on
+    another port) or a proxy, only the operator knows the address clients use. Otherwise
+    it is the bound address, loopback for a bind to every interface. The token is never
+    printed, only where it goes.
+    """
+    if settings.public_url:
+        url = settings.public_url
+    else:
+        reachable = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+        url = f"http://{url_host(reachable)}:{settings.port}{MCP_PATH}"
+    entry: dict[str, Any] = {"type": "http", "url": url}
+    if settings.has_auth:
+        entry["headers"] = {"Authorization": "Bearer <token>"}
+    return json.dumps({"mcpServers": {name: entry}})
+
+
+def _port_note(name: str, settings: ConnectorSettings) -> str:
+    """A reminder, when bound to every interface, that a published port may differ from this one."""
+    if settings.public_url or settings.is_loopback:
+        return ""
+    return (
+        f"\n{name}: port {settings.port} is the port inside; published on another one (a container run with "
+        f"-p HOST:{settings.port}), set {settings.env_name('public_url')} to the URL clients use to have it "
+        "printed above"
+    )
+
+
 async def serve(server: MCPServer[Any], settings: ConnectorSettings) -> None:
     """Serve until interrupted."""
     check_exposure(settings)
@@ -76,13 +106,10 @@ async def serve(server: MCPServer[Any], settings: ConnectorSettings) -> None:
     )
     mode = "read-write" if settings.allow_writes else "read-only"
     bound = f"http://{url_host(settings.host)}:{settings.port}{MCP_PATH}"
-    # Bound to every interface: the snippet names loopback, which a local host can reach.
-    reachable = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-    url = f"http://{url_host(reachable)}:{settings.port}{MCP_PATH}"
-    snippet = json.dumps({"mcpServers": {server.name: {"type": "http", "url": url}}})
     print(
         f"{server.name}: serving {mode} on {bound} ({'stateful' if settings.stateful else 'stateless'})\n"
-        f"{server.name}: to add it to an MCP host's config: {snippet}",
+        f"{server.name}: to add it to an MCP host's config: {host_config(server.name, settings)}"
+        + _port_note(server.name, settings),
         file=sys.stderr,
         flush=True,
     )

@@ -13,6 +13,12 @@ def _directories(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="directories the connector may use (the ceiling; client roots can only narrow it)",
     )
+    parser.add_argument(
+        "--client-roots",
+        choices=["intersect", "ignore"],
+        help="intersect (default): the client's MCP roots narrow the directories, and an empty list admits "
+        "nothing; ignore: never ask the client (for hosts that send no useful roots)",
+    )
 
 
 def main() -> None:

@@ -2,7 +2,10 @@
 
 The operator's directories are the ceiling. A client that supports MCP roots narrows
 them: the scope is the intersection, so a root outside every operator directory
-grants nothing and an empty root list admits nothing.
+grants nothing and an empty root list admits nothing. A call that finds nothing in
+scope is refused with the cause and the remedy, not blamed on its path. Operators whose
+host sends no useful roots set `client_roots = "ignore"` (`--client-roots ignore`):
+then the client is never asked and the operator's directories apply as they are.
 
 How the roots arrive depends on the protocol era. In 2026-07-28 they are asked for on
 every call (an input-required round, through the SDK's resolver). In the handshake era
@@ -36,10 +39,24 @@ Request = ServerRequestContext[Any, Any]
 
 @dataclass(frozen=True)
 class Scope:
-    """The directories one call may use, and whether client roots narrowed them."""
+    """The directories one call may use, whether client roots narrowed them, and why it is empty."""
 
-    roots: tuple[Root, ...]
+    directories: tuple[Root, ...]
     narrowed_by_client: bool
+    empty_because: str | None = None
+    """When the client's roots left nothing in scope: the cause and the remedy."""
+
+    @property
+    def roots(self) -> tuple[Root, ...]:
+        """The directories to locate paths in.
+
+        Raises:
+            ToolError: the client's roots left nothing in scope; the message says why and what to do,
+                rather than blame the path the call named.
+        """
+        if not self.directories and self.empty_because is not None:
+            raise ToolError(f"Access denied: {self.empty_because}")
+        return self.directories
 
 
 @dataclass
@@ -94,7 +111,10 @@ def client_supports_roots(request: Request) -> bool:
 
     A handshake-era client on stateless HTTP cannot be asked and its capabilities are
     unknown: the operator's directories apply (`--stateful` lets such clients narrow them).
+    With `client_roots = "ignore"` no client is asked.
     """
+    if runtime_of(request).state.settings.client_roots == "ignore":
+        return False
     capabilities = request.session.client_capabilities
     if capabilities is None or capabilities.roots is None:
         return False
@@ -120,6 +140,32 @@ def intersect(ceiling: tuple[Root, ...], client_roots: list[types.Root]) -> tupl
     return tuple(found.values())
 
 
+_REMEDY = (
+    "or start the server with --client-roots ignore (PATCHBAY_FILESYSTEM_CLIENT_ROOTS=ignore) "
+    "to use the operator's directories as they are."
+)
+
+
+def client_scope(ceiling: tuple[Root, ...], client_roots: list[types.Root]) -> Scope:
+    """The operator's directories narrowed by the client's roots; when nothing is left, why."""
+    roots = intersect(ceiling, client_roots)
+    if roots:
+        return Scope(roots, narrowed_by_client=True)
+    if not client_roots:
+        why = (
+            "the client sent no roots (its roots/list answer is empty), so nothing is in scope. "
+            'Configure roots in the client (MCP Inspector: a "roots" list in its --config file), '
+        )
+    else:
+        sent = ", ".join(str(root.uri) for root in client_roots)
+        within = ", ".join(directory.path for directory in ceiling)
+        why = (
+            f"none of the client's roots ({sent}) is an existing directory within the operator's "
+            f"directories ({within}), so nothing is in scope. Add such a root in the client, "
+        )
+    return Scope((), narrowed_by_client=True, empty_because=why + _REMEDY)
+
+
 def _real_directory(ceiling: tuple[Root, ...], path: str) -> str | None:
     """The real path of an existing directory inside the ceiling, symbolic links resolved safely."""
     try:
@@ -140,12 +186,12 @@ async def handshake_scope(request: Request) -> Scope:
         raise ToolError(
             "The client did not list its roots in time, so the allowed directories are unknown; nothing was done."
         ) from None
-    return Scope(intersect(state.ceiling, roots), narrowed_by_client=True)
+    return client_scope(state.ceiling, roots)
 
 
 def narrowed(request: Request, roots: list[types.Root]) -> Scope:
     """The scope for roots a 2026-07-28 client sent with this request."""
-    return Scope(intersect(runtime_of(request).state.ceiling, roots), narrowed_by_client=True)
+    return client_scope(runtime_of(request).state.ceiling, roots)
 
 
 async def _client_roots(ctx: Context) -> Any:

@@ -470,14 +470,18 @@ class AllowedDirectories(BaseModel):
     narrowed_by_client_roots: bool = Field(
         description="True when the client's roots narrowed the operator's directories."
     )
+    empty_because: str | None = Field(
+        None, description="When the client's roots left nothing in scope: why, and what to do about it."
+    )
 
 
 @connector.tool("read")
 async def list_allowed_directories(scope: InScope) -> AllowedDirectories:
     """Show the directories you may use and where each came from (operator or client roots)."""
     return AllowedDirectories(
-        directories=[AllowedDirectory(path=root.path, source=root.source) for root in scope.roots],
+        directories=[AllowedDirectory(path=root.path, source=root.source) for root in scope.directories],
         narrowed_by_client_roots=scope.narrowed_by_client,
+        empty_because=scope.empty_because,
     )
 
 

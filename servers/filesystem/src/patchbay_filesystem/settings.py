@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -16,12 +16,18 @@ class FilesystemSettings(ConnectorSettings):
     """Where the connector may go, and how much it reads at once."""
 
     model_config = SettingsConfigDict(env_prefix="PATCHBAY_FILESYSTEM_")
+    cli_flags: ClassVar[frozenset[str]] = ConnectorSettings.cli_flags | {"client_roots"}
     roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Allowed directories (the ceiling), separated by ':' in the environment.",
     )
     max_read_bytes: int = Field(1024 * 1024, ge=1, description="Most bytes one text read returns.")
     max_media_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest file read_media_file returns.")
+    client_roots: Literal["intersect", "ignore"] = Field(
+        "intersect",
+        description="intersect: the client's MCP roots narrow the directories (an empty list admits nothing); "
+        "ignore: never ask the client, for hosts that send no useful roots.",
+    )
     roots_timeout_seconds: float = Field(
         10.0, gt=0, description="How long a call waits for the client's roots before failing closed."
     )

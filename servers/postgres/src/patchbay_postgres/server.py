@@ -22,7 +22,7 @@ from mcp.server.mcpserver import Context
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import PoolTimeout
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from patchbay import Connector, Cursor, Page, Paginated, Runtime, ToolError, __version__
 from patchbay_postgres import sqlguard
@@ -319,11 +319,24 @@ class ResultColumn(BaseModel):
     type: str
 
 
+Value = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": kind} for kind in ("string", "number", "boolean", "array", "object", "null")],
+            "description": "A column value: JSON types as they are, arrays as arrays, json/jsonb as JSON, "
+            "numeric, intervals, dates and times as text, bytea as base64.",
+        }
+    ),
+]
+"""A JSON-safe column value, with a schema that says which JSON types it may be."""
+
+
 class QueryResult(Paginated):
     """A page of a query result; values are JSON-safe (numeric and intervals as text, bytea as base64)."""
 
     columns: list[ResultColumn]
-    rows: list[list[Any]]
+    rows: list[list[Value]] = Field(description="One list of values per row, in the order of `columns`.")
     row_count: int = Field(description="Rows on this page.")
     truncated: bool = Field(description="True when more rows follow: pass next_cursor to get them.")
 
@@ -377,7 +390,9 @@ def _type_name(conn: AsyncConnection[TupleRow], oid: int) -> str:
 class Plan(BaseModel):
     """A query plan, as JSON and as text."""
 
-    plan: Any = Field(description="EXPLAIN (FORMAT JSON) output.")
+    plan: list[dict[str, Any]] = Field(
+        description="EXPLAIN (FORMAT JSON) output: one object per statement, its tree under 'Plan'."
+    )
     text: str = Field(description="EXPLAIN output as text.")
     analyzed: bool
 
