@@ -98,6 +98,7 @@ class Runtime(Generic[SettingsT, StateT]):
     def install(self, server: MCPServer[Any]) -> None:
         """Wire the protocol features the SDK leaves to the server author."""
         low = server._lowlevel_server
+        self.audit.errors = self.errors  # so resource and prompt failures use the connector's mappers
         server.middleware.append(self.audit)
         low.add_request_handler("tools/list", types.PaginatedRequestParams, self._list_tools)
         low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)

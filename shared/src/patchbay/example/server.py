@@ -9,7 +9,7 @@ from typing import Annotated
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from patchbay import Connector, Cursor, Page, ToolError, __version__, runtime_of
+from patchbay import Connector, Cursor, Page, ResourceNotFound, ToolError, __version__, runtime_of
 from patchbay.example.settings import ExampleSettings
 
 Key = Annotated[str, Field(min_length=1, max_length=200, description="The note's key, e.g. 'groceries'.")]
@@ -116,7 +116,10 @@ async def delete_note(ctx: Context, key: Key) -> Deleted:
 
 @connector.resource("note://{key}", name="note", mime_type="text/plain", description="The text of one note.")
 async def note_resource(key: str, ctx: Context) -> str:
-    return _get(ctx, key)
+    try:
+        return _notes(ctx)[key]
+    except KeyError:
+        raise ResourceNotFound(f"No note with key {key!r}; list_notes shows the keys that exist.") from None
 
 
 @connector.prompt(title="Summarise notes")
