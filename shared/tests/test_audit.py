@@ -59,10 +59,7 @@ async def test_each_call_writes_exactly_one_line_with_every_field(era: str, tmp_
     echo, missing, delete = entries
     assert (echo["safety"], echo["outcome"], echo["arguments"]) == ("read", "ok", {"text": "hi"})
     assert missing["outcome"] == "error"
-    assert (
-        missing["error"]
-        == "Error executing tool get_note: No note with key 'missing'; list_notes shows the keys that exist."
-    )
+    assert missing["error"] == "No note with key 'missing'; list_notes shows the keys that exist."
     assert (delete["safety"], delete["outcome"], delete["confirmation"]) == ("destructive", "ok", "accepted")
     assert len({e["call_id"] for e in entries}) == 3
 

@@ -92,8 +92,19 @@ async def test_bad_arguments_name_the_argument(era: str) -> None:
     async with connect(connector, era=era) as client:
         result = await client.call_tool("list_notes", {"limit": 1000})
     assert result.is_error
-    assert "limit" in result.content[0].text
-    assert "less than or equal to 100" in result.content[0].text
+    # One sentence naming the argument and the rule: no library links, model names or tool-name prefix.
+    assert result.content[0].text == "Invalid argument 'limit': must be at most 100."
+
+
+async def test_every_bad_argument_is_named_with_its_rule(era: str) -> None:
+    async with connect(connector, era=era) as client:
+        result = await client.call_tool("list_notes", {"limit": "many", "prefix": 7})
+        missing = await client.call_tool("get_note", {})
+    assert result.is_error and missing.is_error
+    assert result.content[0].text == (
+        "Invalid argument 'prefix': must be a string. Invalid argument 'limit': must be an integer."
+    )
+    assert missing.content[0].text == "Invalid argument 'key': is required."
 
 
 async def test_a_missing_resource_is_not_found_with_the_eras_code(era: str, tmp_path: Path) -> None:

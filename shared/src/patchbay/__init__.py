@@ -20,6 +20,13 @@ _EXPORTS = {
     "Confirmed": "patchbay.confirm",
     "Cursor": "patchbay.pagination",
     "Page": "patchbay.pagination",
+    "Paginated": "patchbay.pagination",
+    "Question": "patchbay.confirm",
+    "fingerprint": "patchbay.confirm",
+    "check_unchanged": "patchbay.confirm",
+    "Progress": "patchbay.workers",
+    "checkpoint": "patchbay.workers",
+    "WorkCancelled": "patchbay.workers",
     "InvalidArgument": "patchbay.errors",
     "ToolError": "patchbay.errors",
     "MCPError": "patchbay.errors",
@@ -30,6 +37,9 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from patchbay.confirm import Confirmed as Confirmed
+    from patchbay.confirm import Question as Question
+    from patchbay.confirm import check_unchanged as check_unchanged
+    from patchbay.confirm import fingerprint as fingerprint
     from patchbay.connector import Connector as Connector
     from patchbay.errors import InvalidArgument as InvalidArgument
     from patchbay.errors import MCPError as MCPError
@@ -38,11 +48,15 @@ if TYPE_CHECKING:
     from patchbay.errors import ToolError as ToolError
     from patchbay.pagination import Cursor as Cursor
     from patchbay.pagination import Page as Page
+    from patchbay.pagination import Paginated as Paginated
     from patchbay.runtime import Runtime as Runtime
     from patchbay.runtime import connection_of as connection_of
     from patchbay.runtime import runtime_of as runtime_of
     from patchbay.settings import ConnectorSettings as ConnectorSettings
     from patchbay.settings import SettingsError as SettingsError
+    from patchbay.workers import Progress as Progress
+    from patchbay.workers import WorkCancelled as WorkCancelled
+    from patchbay.workers import checkpoint as checkpoint
 
 
 def __getattr__(name: str) -> Any:

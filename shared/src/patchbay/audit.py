@@ -50,6 +50,7 @@ class CallRecord:
 
     confirmation: str | None = None
     outcome: Outcome | None = None
+    fingerprint: str | None = None  # of the facts the user confirmed (see confirm.check_unchanged)
 
 
 _current: ContextVar[CallRecord | None] = ContextVar("patchbay_call_record", default=None)

@@ -44,6 +44,7 @@ def build_parser(
     add("--public-url", metavar="URL", help="public URL of the MCP endpoint, for the URLs the server publishes")
     add("--insecure-no-auth", action="store_true", help="allow a non-loopback HTTP bind without authentication")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="server log level (default WARNING)")
+    add("--workers", type=int, metavar="N", help="blocking operations run at once in worker threads (default 8)")
     add("--print-config", action="store_true", help="print the effective settings (secrets masked) and exit")
     if add_arguments is not None:
         add_arguments(parser)

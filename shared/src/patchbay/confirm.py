@@ -13,9 +13,12 @@ A destructive tool's result is wrapped in `Confirmed[T]`, so that "nothing was d
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import typing
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
@@ -25,20 +28,61 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from patchbay.audit import current_call
+from patchbay.errors import ErrorMapper
+from patchbay.workers import Workers
 
 T = TypeVar("T")
 
-Summary = Callable[..., Awaitable[str | None] | str | None]
-"""Builds the question from the tool's arguments (by name) and, if it asks, `ctx`; None: no need to ask."""
+
+@dataclass(frozen=True)
+class Question:
+    """What to ask, and a fingerprint of the facts it shows (a count, a listing digest, an ETag).
+
+    The action checks the fingerprint again (`check_unchanged`) and refuses when the
+    facts changed after the user said yes, so what the user confirmed is what runs.
+    """
+
+    text: str
+    fingerprint: str | None = None
+
+
+Summary = Callable[..., Awaitable[str | Question | None] | str | Question | None]
+"""Builds the question from the tool's arguments (by name) and, if it asks, `ctx`; None: no need to ask.
+
+A plain `def` runs in a worker thread (it may walk a tree); an `async def` on the loop."""
 
 CONFIRM_PARAM = "patchbay_confirmation"
 _MODERN = "2026-07-28"
 
 
-class Confirmation(BaseModel):
-    """What the user is asked: a single yes/no."""
+def fingerprint(*facts: Any) -> str:
+    """A short digest of JSON-able facts, for `Question.fingerprint`."""
+    canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
-    confirm: bool = Field(True, title="Confirm", description="Go ahead with this operation.")
+
+def check_unchanged(current: str, what: str) -> None:
+    """Refuse the action when `current` differs from the fingerprint the user confirmed.
+
+    Call it from the tool body right before acting, with the fingerprint of the same
+    facts computed again. A no-op when the call was not confirmed with a fingerprint.
+
+    Raises:
+        ToolError: the facts changed since the user confirmed; nothing was done.
+    """
+    confirmed = current_call().fingerprint
+    if confirmed is not None and confirmed != current:
+        current_call().outcome = "denied"
+        raise ToolError(
+            f"Refused: {what} changed after you confirmed, so what you confirmed is no longer what would run. "
+            "Nothing was done; call the tool again to confirm the current state."
+        )
+
+
+class Confirmation(BaseModel):
+    """What the user is asked: a single yes/no, with no answer given in advance."""
+
+    confirm: bool = Field(False, title="Confirm", description="Check to go ahead with this operation.")
 
 
 class Confirmed(BaseModel, Generic[T]):
@@ -60,8 +104,20 @@ def refusal(tool: str, reason: str, setting: str) -> str:
     )
 
 
-def confirmation_parameter(tool: str, summary: Summary, tool_params: list[str], setting: str) -> Any:
-    """The annotation of the extra parameter that makes the SDK ask before running `tool`.
+@dataclass(frozen=True)
+class Asking:
+    """Who asks about one tool: its name and safety class, the setting that turns asking off,
+    and the connector's workers and error mappers (a question function may walk a tree or fail)."""
+
+    tool: str
+    safety: str
+    setting: str
+    workers: Workers
+    errors: ErrorMapper
+
+
+def confirmation_parameter(asking: Asking, summary: Summary, tool_params: list[str]) -> Any:
+    """The annotation of the extra parameter that makes the SDK ask before running the tool.
 
     `summary` takes the tool's arguments by name, `ctx`, and values of its own resolvers
     (`Annotated[T, Resolve(fn)]`), e.g. the scope a connector resolves per call.
@@ -76,13 +132,21 @@ def confirmation_parameter(tool: str, summary: Summary, tool_params: list[str], 
         kwargs = {name: arguments[name] for name in wanted}
         if takes_ctx:
             kwargs["ctx"] = patchbay_ctx
-        question = summary(**kwargs)
-        if inspect.isawaitable(question):
-            question = await question
-        if question is None:  # nothing worth asking about (only write tools may decide so)
+        tool = asking.tool
+        question = await _question(asking, summary, kwargs)
+        if question is None:
+            if asking.safety == "destructive":
+                current_call().outcome = "denied"
+                raise ToolError(
+                    f"Refused: '{tool}' is destructive and must be confirmed, but no question could be "
+                    "put to the user. Nothing was done."
+                )
+            current_call().confirmation = "not needed"  # a write tool decided there is nothing to ask
             return None
-        _check_client_can_confirm(patchbay_ctx, tool, setting)
-        return Elicit(str(question), Confirmation)
+        _check_client_can_confirm(patchbay_ctx, tool, asking.setting)
+        current_call().fingerprint = question.fingerprint
+        text = question.text if question.fingerprint is None else f"{question.text} (ref {question.fingerprint[:8]})"
+        return Elicit(text, Confirmation)
 
     # The SDK hands a resolver the tool's arguments by parameter name, so declare them.
     annotations: dict[str, Any] = {"patchbay_ctx": Context, **dict.fromkeys(tool_params, Any), **resolved}
@@ -92,6 +156,22 @@ def confirmation_parameter(tool: str, summary: Summary, tool_params: list[str], 
     )
     ask_for_confirmation.__annotations__ = {**annotations, "return": Elicit[Confirmation]}
     return Annotated[ElicitationResult[Confirmation], Resolve(ask_for_confirmation)]
+
+
+async def _question(asking: Asking, summary: Summary, kwargs: dict[str, Any]) -> Question | None:
+    """Run the connector's question function (off the loop when it is a plain `def`), errors mapped."""
+    try:
+        if inspect.iscoroutinefunction(summary):
+            question = await summary(**kwargs)
+        else:
+            question = await asking.workers.run(lambda: summary(**kwargs))
+            if inspect.isawaitable(question):
+                question = await question
+    except Exception as exc:
+        raise asking.errors.to_tool_error(asking.tool, exc) from None
+    if question is None or isinstance(question, Question):
+        return question
+    return Question(str(question))
 
 
 def _check_client_can_confirm(ctx: Context, tool: str, setting: str) -> None:
@@ -118,12 +198,15 @@ def _is_modern(ctx: Context) -> bool:
 
 
 def settle(answer: ElicitationResult[Confirmation]) -> Confirmed[Any] | None:
-    """None when the user accepted; otherwise the result that says nothing was done."""
+    """None when the call may go ahead; otherwise the result that says nothing was done.
+
+    Only an explicit yes goes ahead: an accept whose content lacks `confirm: true`
+    (e.g. `{}` from a client that applied defaults itself) counts as declined.
+    """
     record = current_call()
-    if answer.action == "accept" and answer.data is None:
-        record.confirmation = "not needed"
-        return None
-    if answer.action == "accept" and answer.data.confirm:
+    if answer.action == "accept" and answer.data is None and record.confirmation == "not needed":
+        return None  # the question function decided there was nothing to ask
+    if answer.action == "accept" and answer.data is not None and answer.data.confirm is True:
         record.confirmation = "accepted"
         return None
     outcome: Literal["declined", "cancelled"] = "cancelled" if answer.action == "cancel" else "declined"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedResourceError
 from mcp.shared.exceptions import MCPError
@@ -30,6 +31,7 @@ __all__ = [
     "ResourceDenied",
     "ResourceNotFound",
     "ToolError",
+    "validation_message",
 ]
 
 logger = logging.getLogger("patchbay.errors")
@@ -147,3 +149,57 @@ def _connector_exception(exc: Exception) -> Exception:
 
 def _text(exc: BaseException) -> str:
     return exc.message if isinstance(exc, MCPError) else str(exc)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One short sentence per rejected argument, naming it and the rule it broke.
+
+    No library links or internal model names, and never the rejected value (it may be
+    long, or a secret): e.g. "Invalid argument 'limit': must be at most 1000."
+    """
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "arguments"
+        problems.append(f"Invalid argument '{where}': {_rule(error)}.")
+    return " ".join(problems[:10]) + (f" ({len(problems) - 10} more problems.)" if len(problems) > 10 else "")
+
+
+_RULES: dict[str, str] = {
+    "missing": "is required",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be greater than {gt}",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "too_short": "must have at least {min_length} items",
+    "too_long": "must have at most {max_length} items",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+    "string_pattern_mismatch": "must match the pattern {pattern}",
+    "extra_forbidden": "is not an argument of this tool",
+    "string_unicode": "must be valid Unicode text",
+}
+
+
+def _rule(error: Any) -> str:
+    template = _RULES.get(error["type"])
+    context = error.get("ctx") or {}
+    if template is not None:
+        try:
+            return template.format(**context)
+        except (KeyError, IndexError):
+            pass
+    message = str(error["msg"])
+    return message[:1].lower() + message[1:200]

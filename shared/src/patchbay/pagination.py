@@ -34,11 +34,19 @@ _VERSION = 1
 _MAC_BYTES = 16
 
 
-class Page(BaseModel, Generic[T]):
+class Paginated(BaseModel):
+    """A result with a `next_cursor`: what a paginated tool returns (`Page[T]`, or a model of its own).
+
+    The tool sets `next_cursor` to its upstream token; the base seals it for the client.
+    """
+
+    next_cursor: str | None = Field(None, description="Cursor for the next page; null on the last page.")
+
+
+class Page(Paginated, Generic[T]):
     """One page of results; pass `next_cursor` back as `cursor` to get the next one."""
 
     items: list[T]
-    next_cursor: str | None = Field(None, description="Cursor for the next page; null on the last page.")
 
 
 class InvalidCursor(ValueError):

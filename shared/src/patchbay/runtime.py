@@ -3,8 +3,11 @@
 It is the SDK's lifespan context, so tools reach it through their `ctx` (`runtime_of`).
 It enters the connector's lifespan once however many connections share the server, and
 serves what every connector gets from the base: the audit middleware, paged `tools/list`
-(with output schemas inlined) and dynamic `resources/list`, `logging/setLevel`,
-completions, resource subscriptions (both eras) and per-connection notifications.
+(with output schemas inlined) and dynamic `resources/list`, `logging/setLevel` (log
+records forwarded to the client, see client_log.py), completions, resource
+subscriptions (both eras; not on stateless HTTP, which cannot deliver them) and
+per-connection notifications. It advertises only what it serves: no `prompts`
+capability without prompts.
 """
 
 from __future__ import annotations
@@ -13,24 +16,24 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp.shared.subscriptions import ResourceUpdated
 
+from patchbay import sdk
 from patchbay.audit import AuditLog
+from patchbay.client_log import ClientLog
 from patchbay.errors import ErrorMapper
 from patchbay.pagination import CursorCodec, InvalidCursor
 from patchbay.redaction import Redactor
+from patchbay.registry import Hooks, NotificationHook, ToolSpec
 from patchbay.schemas import inline_refs
 from patchbay.settings import ConnectorSettings
-
-if TYPE_CHECKING:
-    from patchbay.connector import Connector, NotificationHook, ToolSpec
+from patchbay.workers import Workers
 
 SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
 StateT = TypeVar("StateT")
@@ -46,12 +49,14 @@ def runtime_of(ctx: Context[Any, Any] | ServerRequestContext[Any, Any]) -> Runti
 class Runtime(Generic[SettingsT, StateT]):
     """One built server's shared parts; it is the SDK's lifespan context."""
 
-    connector: Connector[SettingsT, StateT]
+    hooks: Hooks
     settings: SettingsT
     redactor: Redactor
     audit: AuditLog
     cursors: CursorCodec
     errors: ErrorMapper
+    workers: Workers
+    client_log: ClientLog
     tools: dict[str, ToolSpec] = field(default_factory=dict)
     server: MCPServer[Any] | None = None
     _state: Any = None
@@ -73,8 +78,8 @@ class Runtime(Generic[SettingsT, StateT]):
         try:
             if first:
                 self.audit.open()
-                if self.connector.lifespan is not None:
-                    self._exit = self.connector.lifespan(self.settings)
+                if self.hooks.lifespan is not None:
+                    self._exit = self.hooks.lifespan(self.settings)
                     self._state = await self._exit.__aenter__()
             yield self
         finally:
@@ -93,22 +98,26 @@ class Runtime(Generic[SettingsT, StateT]):
             except Exception:  # a closed connection: forget it
                 self._subscribers[uri].discard(connection)
         if self.server is not None:
-            await self.server._subscriptions.publish(ResourceUpdated(uri=uri))
+            await sdk.publish_resource_updated(self.server, uri)
 
     def install(self, server: MCPServer[Any]) -> None:
         """Wire the protocol features the SDK leaves to the server author."""
-        low = server._lowlevel_server
         self.audit.errors = self.errors  # so resource and prompt failures use the connector's mappers
         server.middleware.append(self.audit)
-        low.add_request_handler("tools/list", types.PaginatedRequestParams, self._list_tools)
-        low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
-        low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
-        low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
-        low.add_request_handler("completion/complete", types.CompleteRequestParams, self._complete)
-        if self.connector._resource_lister is not None:
-            low.add_request_handler("resources/list", types.PaginatedRequestParams, self._list_resources)
-        for method, hook in self.connector._notifications.items():
-            low.add_notification_handler(method, types.NotificationParams, self._notify_hook(hook))
+        sdk.add_request_handler(server, "tools/list", types.PaginatedRequestParams, self._list_tools)
+        sdk.add_request_handler(server, "logging/setLevel", types.SetLevelRequestParams, self._set_level)
+        if self.settings.transport == "stdio" or self.settings.stateful:
+            # Stateless HTTP has no stream to send a handshake-era update on: not offered there.
+            sdk.add_request_handler(server, "resources/subscribe", types.SubscribeRequestParams, self._subscribe)
+            sdk.add_request_handler(server, "resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
+        sdk.add_request_handler(server, "completion/complete", types.CompleteRequestParams, self._complete)
+        if self.hooks.resource_lister is not None:
+            sdk.add_request_handler(server, "resources/list", types.PaginatedRequestParams, self._list_resources)
+        if not self.hooks.has_prompts:
+            sdk.remove_request_handler(server, "prompts/list")
+            sdk.remove_request_handler(server, "prompts/get")
+        for method, hook in self.hooks.notifications.items():
+            sdk.add_notification_handler(server, method, self._notify_hook(hook))
 
     def _notify_hook(self, hook: NotificationHook) -> Callable[[ServerRequestContext[Any, Any], Any], Awaitable[None]]:
         async def handle(ctx: ServerRequestContext[Any, Any], _: Any) -> None:
@@ -135,7 +144,7 @@ class Runtime(Generic[SettingsT, StateT]):
     async def _list_resources(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
     ) -> types.ListResourcesResult:
-        assert self.server is not None and self.connector._resource_lister is not None
+        assert self.server is not None and self.hooks.resource_lister is not None
         query = {"method": "resources/list"}
         token = None
         if params.cursor:
@@ -143,7 +152,7 @@ class Runtime(Generic[SettingsT, StateT]):
                 token = self.cursors.decode(params.cursor, query)
             except InvalidCursor as exc:
                 raise MCPError(code=types.INVALID_PARAMS, message=f"Invalid cursor: {exc}") from None
-        listed, following = await self.connector._resource_lister(self, token)
+        listed, following = await self.hooks.resource_lister(self, token)
         if token is None:
             listed = [*await self.server.list_resources(), *listed]
         next_cursor = self.cursors.encode(following, query) if following is not None else None
@@ -162,13 +171,13 @@ class Runtime(Generic[SettingsT, StateT]):
         return self._tools_listed
 
     async def _set_level(self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams) -> Any:
-        # Accepted so hosts can set it; the base sends no log notifications of its own.
+        self.client_log.set_level(connection_of(ctx), params.level)
         return types.EmptyResult()
 
     async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams) -> Any:
         uri = str(params.uri)
-        if self.connector.on_subscribe is not None:
-            await self.connector.on_subscribe(self, uri, ctx)
+        if self.hooks.on_subscribe is not None:
+            await self.hooks.on_subscribe(self, uri, ctx)
         self._subscribers.setdefault(uri, set()).add(connection_of(ctx))
         return types.EmptyResult()
 
@@ -178,8 +187,8 @@ class Runtime(Generic[SettingsT, StateT]):
         connections.discard(connection_of(ctx))
         if not connections:
             self._subscribers.pop(uri, None)
-            if self.connector.on_unsubscribe is not None:
-                await self.connector.on_unsubscribe(self, uri, ctx)
+            if self.hooks.on_unsubscribe is not None:
+                await self.hooks.on_unsubscribe(self, uri, ctx)
         return types.EmptyResult()
 
     async def _complete(
@@ -187,7 +196,7 @@ class Runtime(Generic[SettingsT, StateT]):
     ) -> types.CompleteResult:
         ref = params.ref
         key = ref.name if isinstance(ref, types.PromptReference) else ref.uri
-        completer = self.connector._completers.get((key, params.argument.name))
+        completer = self.hooks.completers.get((key, params.argument.name))
         values: list[str] = []
         if completer is not None:
             context = params.context.arguments if params.context and params.context.arguments else {}
@@ -200,6 +209,4 @@ class Runtime(Generic[SettingsT, StateT]):
 def connection_of(ctx: ServerRequestContext[Any, Any] | Context[Any, Any]) -> Connection:
     """The client connection behind a request: one per client, where the SDK makes a new
     session object per request. Key per-client state (e.g. the client's roots) by it."""
-    request = ctx.request_context if isinstance(ctx, Context) else ctx
-    connection: Connection = request.session._connection
-    return connection
+    return sdk.connection_of(ctx)

@@ -50,6 +50,7 @@ class ConnectorSettings(BaseSettings):
             "insecure_no_auth",
             "log_level",
             "public_url",
+            "workers",
         }
     )
     """Settings that also have a command-line flag (a connector adding flags extends this)."""
@@ -96,6 +97,13 @@ class ConnectorSettings(BaseSettings):
     )
     cursor_ttl_seconds: int = Field(3600, ge=1, description="How long a pagination cursor stays valid.")
     tools_page_size: int = Field(100, ge=1, description="Tools per tools/list page.")
+    workers: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Blocking operations (file walks and reads, upstream SDK calls) run at once in worker "
+        "threads; more wait their turn, so no client can tie up the server.",
+    )
 
     _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)
 

@@ -194,7 +194,7 @@ class DirectoryEntry(BaseModel):
     modified: str
 
 
-@connector.tool("read")
+@connector.tool("read", paginated=True)
 async def list_directory(
     scope: InScope,
     path: Path = ".",
@@ -283,7 +283,7 @@ class FileMatch(BaseModel):
     type: Kind
 
 
-@connector.tool("read")
+@connector.tool("read", paginated=True)
 async def search_files(
     ctx: Context,
     scope: InScope,
@@ -798,8 +798,7 @@ async def _unwatch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: s
     runtime.state.watchers.stop(uri)
 
 
-connector.on_subscribe = _watch
-connector.on_unsubscribe = _unwatch
+connector.subscriptions(_watch, _unwatch)
 
 
 @connector.notification("notifications/roots/list_changed")

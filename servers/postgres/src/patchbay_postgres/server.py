@@ -24,7 +24,17 @@ from psycopg.rows import TupleRow
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
-from patchbay import Connector, Cursor, ResourceDenied, ResourceNotFound, Runtime, ToolError, __version__
+from patchbay import (
+    Connector,
+    Cursor,
+    Page,
+    Paginated,
+    ResourceDenied,
+    ResourceNotFound,
+    Runtime,
+    ToolError,
+    __version__,
+)
 from patchbay_postgres import sqlguard
 from patchbay_postgres.client import Databases, refuse_superusers, row_values
 from patchbay_postgres.settings import PostgresSettings
@@ -175,14 +185,10 @@ async def _objects(
     return objects, len(rows) > limit
 
 
-class ObjectPage(BaseModel):
-    """A page of objects."""
-
-    items: list[DbObject]
-    next_cursor: str | None = None
+ObjectPage = Page[DbObject]
 
 
-@connector.tool("read")
+@connector.tool("read", paginated=True)
 async def list_objects(
     ctx: Context,
     database: Database = None,
@@ -327,17 +333,16 @@ class ResultColumn(BaseModel):
     type: str
 
 
-class QueryResult(BaseModel):
+class QueryResult(Paginated):
     """A page of a query result; values are JSON-safe (numeric and intervals as text, bytea as base64)."""
 
     columns: list[ResultColumn]
     rows: list[list[Any]]
     row_count: int = Field(description="Rows on this page.")
     truncated: bool = Field(description="True when more rows follow: pass next_cursor to get them.")
-    next_cursor: str | None = None
 
 
-@connector.tool("read")
+@connector.tool("read", paginated=True)
 async def execute_sql(
     ctx: Context,
     sql: Annotated[str, Field(min_length=1, max_length=100_000, description="One read-only SELECT statement.")],

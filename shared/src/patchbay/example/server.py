@@ -71,7 +71,7 @@ async def echo(text: Annotated[str, Field(description="Any text.")]) -> Echoed:
     return Echoed(text=text)
 
 
-@connector.tool("read")
+@connector.tool("read", paginated=True)
 async def list_notes(
     ctx: Context,
     prefix: Annotated[str, Field(description="Only keys starting with this.")] = "",

@@ -1,0 +1,230 @@
+"""What happens around every tool call, as a short pipeline of named steps.
+
+`wrap(spec, runtime)` gives the SDK a function with the tool's own signature (plus
+the confirmation parameter for tools that ask). A call then goes through:
+
+1. `settle_confirmation` - a declined or cancelled question ends the call, nothing done;
+2. `open_cursor`         - a paginated tool's cursor is checked and opened to its upstream token;
+3. `invoke`              - the tool runs: `async def` on the loop, plain `def` in a worker
+                           thread; exceptions become short tool errors through the mappers;
+4. `seal_cursor`         - the page's upstream `next_cursor` is sealed for the client;
+5. `render`              - a confirmed tool's result is wrapped in `Confirmed`, and a model
+                           becomes structured content plus compact JSON text.
+
+`serve_tool_calls` replaces the SDK's `tools/call` handler so that argument
+validation errors read as one sentence per argument, unexpected failures in
+resolvers get an incident id, and log records reach the client.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import mcp_types as types
+import pydantic_core
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import find_resolved_parameters
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel, ValidationError
+
+from patchbay import sdk
+from patchbay.audit import current_call
+from patchbay.confirm import CONFIRM_PARAM, Asking, Confirmed, confirmation_parameter, settle
+from patchbay.errors import InvalidArgument, validation_message
+from patchbay.pagination import InvalidCursor, Paginated
+from patchbay.registry import ToolSpec
+from patchbay.runtime import Runtime
+
+logger = logging.getLogger("patchbay.calls")
+
+
+@dataclass(frozen=True)
+class ToolPlan:
+    """What the pipeline needs to know about one tool, worked out once when the server is built."""
+
+    spec: ToolSpec
+    parameters: tuple[inspect.Parameter, ...]
+    hints: dict[str, Any]
+    arg_names: tuple[str, ...]  # what the client sends (not ctx, not resolver-filled)
+    asks: bool  # the SDK asks the user before the body runs
+    confirmed: bool  # the result says whether it ran (Confirmed[T])
+    is_async: bool
+
+    @classmethod
+    def of(cls, spec: ToolSpec, confirm: str) -> ToolPlan:
+        """The plan for `spec` under the `confirm` setting."""
+        fn = spec.fn
+        hints = typing.get_type_hints(fn, include_extras=True)
+        parameters = tuple(inspect.signature(fn).parameters.values())
+        injected = find_resolved_parameters(fn)
+        arg_names = tuple(p.name for p in parameters if not _is_context(hints.get(p.name)) and p.name not in injected)
+        confirmed = spec.summary is not None
+        return cls(
+            spec=spec,
+            parameters=parameters,
+            hints=hints,
+            arg_names=arg_names,
+            asks=confirmed and confirm == "elicit",
+            confirmed=confirmed,
+            is_async=inspect.iscoroutinefunction(fn),
+        )
+
+    def query(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """What a cursor is bound to: the tool and every argument but the cursor and page size."""
+        return {"tool": self.spec.name, **{n: kwargs.get(n) for n in self.arg_names if n not in ("cursor", "limit")}}
+
+
+# The steps ---------------------------------------------------------------------------
+
+
+def settle_confirmation(plan: ToolPlan, kwargs: dict[str, Any]) -> Confirmed[Any] | None:
+    """The 'nothing was done' result when the user did not say yes; None to go ahead."""
+    if plan.asks:
+        return settle(kwargs.pop(CONFIRM_PARAM))
+    if plan.confirmed:
+        current_call().confirmation = "not asked (--confirm=never)"
+    return None
+
+
+def open_cursor(plan: ToolPlan, runtime: Runtime[Any, Any], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """Replace a paginated tool's `cursor` by its upstream token; returns the query it is bound to.
+
+    Raises:
+        InvalidArgument: the cursor was altered, belongs to another query, or expired.
+    """
+    if not plan.spec.paginated:
+        return None
+    query = plan.query(kwargs)
+    if kwargs.get("cursor") is not None:
+        try:
+            kwargs["cursor"] = runtime.cursors.decode(kwargs["cursor"], query)
+        except InvalidCursor as exc:
+            raise InvalidArgument("cursor", str(exc)) from None
+    return query
+
+
+async def invoke(plan: ToolPlan, runtime: Runtime[Any, Any], kwargs: dict[str, Any]) -> Any:
+    """Run the tool body; every exception but a protocol error becomes a short `ToolError`."""
+    fn = plan.spec.fn
+    try:
+        if plan.is_async:
+            return await fn(**kwargs)
+        return await runtime.workers.run(lambda: fn(**kwargs))
+    except MCPError:
+        raise
+    except Exception as exc:
+        raise runtime.errors.to_tool_error(plan.spec.name, exc) from None
+
+
+def seal_cursor(runtime: Runtime[Any, Any], result: Any, query: dict[str, Any] | None) -> Any:
+    """A page whose `next_cursor` (an upstream token) is sealed into an opaque cursor."""
+    if query is None or not isinstance(result, Paginated) or result.next_cursor is None:
+        return result
+    return result.model_copy(update={"next_cursor": runtime.cursors.encode(result.next_cursor, query)})
+
+
+def render(plan: ToolPlan, result: Any) -> Any:
+    """The result as the SDK sends it: a model becomes structured content plus compact JSON text."""
+    if plan.confirmed and not isinstance(result, Confirmed):
+        result = Confirmed(outcome="done", message="Done.", result=result)
+    if isinstance(result, BaseModel) and not isinstance(result, types.CallToolResult):
+        data = result.model_dump(mode="json", by_alias=True)
+        text = pydantic_core.to_json(data).decode()  # compact: the SDK would indent it
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data)
+    return result
+
+
+async def run(plan: ToolPlan, runtime: Runtime[Any, Any], kwargs: dict[str, Any]) -> Any:
+    """One call through every step."""
+    nothing_done = settle_confirmation(plan, kwargs)
+    if nothing_done is not None:
+        return render(plan, nothing_done)
+    query = open_cursor(plan, runtime, kwargs)
+    result = await invoke(plan, runtime, kwargs)
+    return render(plan, seal_cursor(runtime, result, query))
+
+
+# The function the SDK registers ------------------------------------------------------
+
+
+def wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Any:
+    """The function the SDK registers for `spec`: its signature, and the pipeline as its body."""
+    plan = ToolPlan.of(spec, runtime.settings.confirm)
+
+    async def call_tool(**kwargs: Any) -> Any:
+        return await run(plan, runtime, kwargs)
+
+    signature = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=plan.hints.get(p.name, p.annotation))
+        for p in plan.parameters
+    ]
+    annotations = {p.name: plan.hints[p.name] for p in plan.parameters if p.name in plan.hints}
+    if plan.asks:
+        assert spec.summary is not None
+        asking = Asking(spec.name, spec.safety, runtime.settings.env_name("confirm"), runtime.workers, runtime.errors)
+        confirm_type = confirmation_parameter(asking, spec.summary, list(plan.arg_names))
+        signature.append(inspect.Parameter(CONFIRM_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=confirm_type))
+        annotations[CONFIRM_PARAM] = confirm_type
+    returns = plan.hints.get("return", Any)
+    result_type: Any = Confirmed[returns] if plan.confirmed else returns  # type: ignore[valid-type]
+    if _is_model(result_type):
+        result_type = Annotated[types.CallToolResult, result_type]  # the schema still comes from the model
+    call_tool.__signature__ = inspect.Signature(signature, return_annotation=result_type)  # type: ignore[attr-defined]
+    call_tool.__annotations__ = {**annotations, "return": result_type}
+    call_tool.__name__ = spec.name
+    call_tool.__doc__ = spec.fn.__doc__
+    return call_tool
+
+
+def serve_tool_calls(server: MCPServer[Any], runtime: Runtime[Any, Any]) -> None:
+    """Answer `tools/call` through the SDK's tool manager, with the base's errors and client log."""
+
+    async def call_tool(ctx: Context[Any, Any], params: types.CallToolRequestParams) -> Any:
+        with runtime.client_log.collecting(ctx) as collected:
+            try:
+                result: Any = await server.call_tool(params.name, params.arguments or {}, ctx)
+            except MCPError:
+                raise
+            except Exception as exc:
+                result = types.CallToolResult(
+                    content=[types.TextContent(type="text", text=_message(runtime, params.name, exc))], is_error=True
+                )
+        await runtime.client_log.send(ctx, collected)
+        return result
+
+    sdk.serve_call_tool(server, call_tool)
+
+
+_PREFIX = "Error executing tool "
+
+
+def _message(runtime: Runtime[Any, Any], tool: str, exc: Exception) -> str:
+    """The one message the client reads for a failed call."""
+    cause = exc.__cause__
+    if isinstance(exc, ToolError) and isinstance(cause, ValidationError):
+        logger.info("tool %r rejected its arguments", tool)
+        return validation_message(cause)
+    if type(exc) is ToolError or isinstance(exc, InvalidArgument):
+        text = str(exc)
+        # The SDK prefixes our own messages with its wrapper's; the tool's name is known to the caller.
+        return text.split(": ", 1)[1] if text.startswith(_PREFIX) and ": " in text else text
+    failure = cause if isinstance(cause, Exception) else exc
+    return str(runtime.errors.to_tool_error(tool, failure))
+
+
+def _is_model(annotation: Any) -> bool:
+    """A pydantic model the tool returns as structured content (not a ready-made result)."""
+    return (
+        isinstance(annotation, type)
+        and issubclass(annotation, BaseModel)
+        and not issubclass(annotation, types.CallToolResult)
+    )
+
+
+def _is_context(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, Context)

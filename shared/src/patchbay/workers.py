@@ -1,0 +1,150 @@
+"""Blocking work off the event loop: worker threads under a per-connector limit.
+
+File walks, regular expressions over file contents and every call of a blocking SDK
+run in a worker thread, so one client's heavy call never holds up another client's.
+`Workers.run` takes a slot of the connector's limit (`--workers`), runs the function
+in a thread, and when the call is cancelled (`notifications/cancelled`, a client that
+went away) tells the thread to stop: code in the thread calls `checkpoint()` between
+chunks of work, which raises `WorkCancelled` once the call is cancelled. The slot is
+held until the thread has really stopped (or a short grace period has passed), so the
+limit counts threads that still run, not calls that still wait.
+
+`Progress` sends progress notifications from the loop or from a worker thread alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server.mcpserver import Context
+
+T = TypeVar("T")
+
+# How long a cancelled call waits for its thread to reach a checkpoint and stop.
+CANCEL_GRACE_SECONDS = 1.0
+
+
+class WorkCancelled(Exception):
+    """Raised inside a worker thread by `checkpoint()` once its call was cancelled."""
+
+
+class _Ticket:
+    """One unit of work in a thread: its cancel flag and whether it has finished."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.finished = threading.Event()
+
+
+_ticket: ContextVar[_Ticket | None] = ContextVar("patchbay_worker_ticket", default=None)
+
+
+def checkpoint() -> None:
+    """Stop here if this work's call was cancelled (a no-op outside `Workers.run`).
+
+    Raises:
+        WorkCancelled: the call that started this work was cancelled.
+    """
+    ticket = _ticket.get()
+    if ticket is not None and ticket.cancelled.is_set():
+        raise WorkCancelled("the call was cancelled")
+
+
+def in_worker() -> bool:
+    """Whether the caller runs in a worker thread started by `Workers.run`."""
+    return _ticket.get() is not None
+
+
+class Workers:
+    """The worker threads of one connector: at most `limit` run at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._running = 0
+
+    @property
+    def busy(self) -> int:
+        """Threads running work now (cancelled work counts until it has stopped)."""
+        return self._running
+
+    def _slots(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:  # made on first use: a limiter belongs to a running event loop
+            self._limiter = anyio.CapacityLimiter(self.limit)
+        return self._limiter
+
+    async def run(self, fn: Callable[..., T], *args: Any, deadline: float | None = None) -> T:
+        """`fn(*args)` in a worker thread, within the limit, cancellable, optionally bounded in time.
+
+        Raises:
+            TimeoutError: `deadline` seconds passed first (the thread is told to stop).
+            Whatever `fn` raises.
+        """
+        async with self._slots():
+            ticket = _Ticket()
+            self._running += 1
+            try:
+                with anyio.fail_after(deadline):
+                    return await anyio.to_thread.run_sync(_in_thread, ticket, fn, args, abandon_on_cancel=True)
+            except BaseException:
+                if not ticket.finished.is_set():
+                    ticket.cancelled.set()
+                    await _wait_stopped(ticket)
+                raise
+            finally:
+                self._running -= 1
+
+
+def _in_thread(ticket: _Ticket, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    token = _ticket.set(ticket)
+    try:
+        return fn(*args)
+    finally:
+        _ticket.reset(token)
+        ticket.finished.set()
+
+
+async def _wait_stopped(ticket: _Ticket) -> None:
+    """Wait (shielded from the cancellation itself, bounded) for a told-to-stop thread."""
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(ticket.finished.wait, CANCEL_GRACE_SECONDS)
+
+
+class Progress:
+    """Progress notifications for one call, every `every` units, from the loop or a worker thread.
+
+    A no-op when the client did not ask for progress. Each `advance` is also a
+    cancellation checkpoint, so a loop that reports progress stops when its call is
+    cancelled.
+    """
+
+    def __init__(self, ctx: Context[Any, Any], unit: str, *, every: int = 2000) -> None:
+        self._ctx = ctx
+        self._unit = unit
+        self._every = every
+        self.count = 0
+
+    def advance(self, amount: int = 1) -> None:
+        """Count `amount` more units; in a worker thread, stop here if the call was cancelled.
+
+        Raises:
+            WorkCancelled: (in a worker thread) the call was cancelled.
+        """
+        before = self.count
+        self.count += amount
+        checkpoint()
+        if self.count // self._every != before // self._every:  # the SDK drops it if nobody asked
+            message = f"{self.count} {self._unit}"
+            if in_worker():
+                anyio.from_thread.run(self._ctx.report_progress, self.count, None, message)
+            # On the loop the caller awaits `report()` itself; a sync call cannot send.
+
+    async def report(self) -> None:
+        """Send the current count now (for async callers on the event loop)."""
+        await self._ctx.report_progress(self.count, None, f"{self.count} {self._unit}")
