@@ -48,8 +48,38 @@ async def echo_password(password: str) -> Said:
     return Said(text=f"you said {password}")
 
 
+def _route(key: str, user: str) -> str:
+    """Fails unexpectedly with `key` in its message, in its own argument and in the caller's locals."""
+    raise KeyError(f"no route for {key} as {user}")
+
+
 @connector.tool("read")
 async def crash(ctx: Context) -> Said:
-    """An unexpected exception whose text and log line carry the key."""
-    logging.getLogger("patchbay.canary").warning("about to use key %s", _key(ctx))
-    raise KeyError(f"no route for {_key(ctx)}")
+    """An unexpected exception whose text, log line and traceback locals carry the key."""
+    key = _key(ctx)
+    logging.getLogger("patchbay.canary").warning("about to use key %s", key)
+    return Said(text=_route(key, "ada"))
+
+
+@connector.tool("read", secret_args=["password"])
+async def crash_login(password: str) -> Said:
+    """An unexpected exception whose traceback carries a secret argument."""
+    return Said(text=_route(password, "ada"))
+
+
+@connector.resource("canary://secret/{name}")
+async def secret_resource(name: str, ctx: Context) -> str:
+    """Returns the key for `shown`; crashes with it in its traceback for anything else."""
+    key = _key(ctx)
+    if name == "shown":
+        return f"resource text with key={key}"
+    return _route(key, name)
+
+
+@connector.prompt()
+async def secret_prompt(topic: str, ctx: Context) -> str:
+    """Says the key for `shown`; crashes with it in its traceback for anything else."""
+    key = _key(ctx)
+    if topic == "shown":
+        return f"prompt text with key={key}"
+    return _route(key, topic)

@@ -2,11 +2,14 @@
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from patchbay.example.server import connector
 from patchbay.testing import Answer, connect
@@ -19,7 +22,7 @@ pytestmark = pytest.mark.anyio
 FIELDS = {
     "time",
     "connector",
-    "tool",
+    "method",
     "call_id",
     "request_id",
     "principal",
@@ -43,7 +46,11 @@ async def test_each_call_writes_exactly_one_line_with_every_field(era: str, tmp_
         await client.call_tool("get_note", {"key": "missing"})
         await client.call_tool("delete_note", {"key": "note-00000"})
     entries = lines(log)
-    assert [e["tool"] for e in entries] == ["echo", "get_note", "delete_note"]
+    assert [(e["method"], e["tool"]) for e in entries] == [
+        ("tools/call", "echo"),
+        ("tools/call", "get_note"),
+        ("tools/call", "delete_note"),
+    ]
     for entry in entries:
         assert set(entry) >= FIELDS
         assert entry["connector"] == "example"
@@ -51,10 +58,51 @@ async def test_each_call_writes_exactly_one_line_with_every_field(era: str, tmp_
         assert entry["duration_ms"] >= 0
     echo, missing, delete = entries
     assert (echo["safety"], echo["outcome"], echo["arguments"]) == ("read", "ok", {"text": "hi"})
-    assert (missing["outcome"], missing["error"]) == ("error", missing["error"])
-    assert "No note with key 'missing'" in missing["error"]
+    assert missing["outcome"] == "error"
+    assert missing["error"] == "No note with key 'missing'; list_notes shows the keys that exist."
     assert (delete["safety"], delete["outcome"], delete["confirmation"]) == ("destructive", "ok", "accepted")
     assert len({e["call_id"] for e in entries}) == 3
+
+
+async def test_resource_reads_prompts_and_completions_are_audited_like_tool_calls(era: str, tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    async with connect(connector, {"audit_log": log}, era=era) as client:
+        await client.read_resource("note://note-00002")
+        with pytest.raises(MCPError):
+            await client.read_resource("note://missing")
+        await client.get_prompt("summarize_notes", {"prefix": "note-"})
+        await client.complete(
+            types.PromptReference(type="ref/prompt", name="summarize_notes"), {"name": "prefix", "value": "no"}
+        )
+    read, missing, prompt, completion = lines(log)
+    for entry in (read, missing, prompt, completion):
+        assert set(entry) >= FIELDS
+        assert (entry["connector"], entry["principal"], entry["safety"]) == ("example", "local", "read")
+        assert entry["duration_ms"] >= 0
+    assert (read["method"], read["uri"], read["outcome"]) == ("resources/read", "note://note-00002", "ok")
+    assert "error" not in read
+    assert (missing["uri"], missing["outcome"]) == ("note://missing", "error")
+    code = -32002 if era == "legacy" else -32602
+    assert missing["error"] == f"{code}: No note with key 'missing'; list_notes shows the keys that exist."
+    assert (prompt["method"], prompt["prompt"], prompt["arguments"]) == (
+        "prompts/get",
+        "summarize_notes",
+        {"prefix": "note-"},
+    )
+    assert (completion["method"], completion["ref"], completion["arguments"]) == (
+        "completion/complete",
+        "summarize_notes",
+        {"prefix": "no"},
+    )
+    assert len({e["call_id"] for e in (read, missing, prompt, completion)}) == 4
+
+
+async def test_subscriptions_are_audited(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    async with connect(connector, {"audit_log": log}, era="legacy") as client:  # subscriptions: handshake era
+        await client.subscribe_resource("note://a")
+    (entry,) = lines(log)
+    assert (entry["method"], entry["uri"], entry["outcome"]) == ("resources/subscribe", "note://a", "ok")
 
 
 @pytest.mark.parametrize(("answer", "outcome"), [("decline", "declined"), ("cancel", "cancelled")])
@@ -115,9 +163,20 @@ async def test_canary_secrets_never_appear_in_results_logs_or_audit(
             ("login", {"user": "ada", "password": PASSWORD}),
             ("echo_password", {"password": PASSWORD}),
             ("crash", {}),
+            ("crash_login", {"password": PASSWORD}),
         ]:
             result = await client.call_tool(tool, args)
             seen.append(result.model_dump_json())
+        seen.append((await client.read_resource("canary://secret/shown")).model_dump_json())
+        seen.append((await client.get_prompt("secret_prompt", {"topic": "shown"})).model_dump_json())
+        for failing in (
+            client.read_resource("canary://secret/crash"),
+            client.get_prompt("secret_prompt", {"topic": "x"}),
+        ):
+            with pytest.raises(MCPError) as caught:
+                await failing
+            assert caught.value.code == -32603
+            seen.append(caught.value.error.model_dump_json())
     captured = capsys.readouterr()
     everything = "\n".join([*seen, log.read_text(), captured.out, captured.err])
     assert API_KEY not in everything
@@ -126,8 +185,27 @@ async def test_canary_secrets_never_appear_in_results_logs_or_audit(
     assert "key=[REDACTED]" in seen[0]
     assert "Could not reach the upstream service" in seen[1]
     assert "you said [REDACTED]" in seen[2]
-    assert "Internal error (incident" in seen[3]
-    assert "Traceback" not in everything
+    assert "resource text with key=[REDACTED]" in seen[5]
+    assert "prompt text with key=[REDACTED]" in seen[6]
     entries = lines(log)
     assert entries[1]["arguments"] == {"user": "ada", "password": "[REDACTED]"}
     assert "about to use key [REDACTED]" in captured.err
+    # No traceback reaches the client; the server log has each, masked, under the incident id the client saw.
+    for crash_result, arguments in [(seen[3], "ada"), (seen[4], "ada"), (seen[7], "crash"), (seen[8], "x")]:
+        assert "Traceback" not in crash_result
+        assert "no route" not in crash_result
+        (incident,) = re.findall(
+            r"Internal error \(incident ([0-9a-f]{12})\); the server log has the details", crash_result
+        )
+        record = log_record(captured.err, f"failed unexpectedly (incident {incident})")
+        assert "Traceback (most recent call last):" in record
+        assert f"KeyError: 'no route for [REDACTED] as {arguments}'" in record  # the exception's message
+        assert "    key = '[REDACTED]'" in record  # the raising frame's argument
+        assert f"    user = '{arguments}'" in record  # locals are there to help, only secrets are masked
+
+
+def log_record(stderr: str, marker: str) -> str:
+    """The server log record (message and traceback) whose first line contains `marker`."""
+    records = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )", stderr)
+    (record,) = [r for r in records if marker in r.partition("\n")[0]]
+    return record

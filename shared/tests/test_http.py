@@ -30,6 +30,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from patchbay.auth import ResourceMetadata, verifier_for
+from patchbay.example.settings import ExampleSettings
+from patchbay.settings import SettingsError
 from patchbay.testing import ERAS, Answer, RunningServer, free_port, http_server
 
 pytestmark = pytest.mark.anyio
@@ -230,17 +233,19 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
         yield server
 
 
-def assert_unauthorized(server: RunningServer, response: httpx2.Response) -> None:
+CHALLENGE = 'Bearer error="invalid_token", error_description="Authentication required"'
+
+
+def assert_unauthorized(response: httpx2.Response, metadata_url: str | None = None) -> None:
+    """A 401 whose challenge names `metadata_url` as its resource metadata, or no metadata at all."""
     assert response.status_code == 401
-    challenge = response.headers["www-authenticate"]
-    assert challenge.startswith("Bearer ")
-    assert 'error="invalid_token"' in challenge
-    assert f'resource_metadata="{server.base_url}{PRM_PATH}"' in challenge
+    expected = CHALLENGE if metadata_url is None else f'{CHALLENGE}, resource_metadata="{metadata_url}"'
+    assert response.headers.get_list("www-authenticate") == [expected]
 
 
-def test_no_token_is_401_with_a_challenge_naming_the_resource_metadata(token_server: RunningServer) -> None:
+def test_no_token_is_401_with_a_plain_bearer_challenge(token_server: RunningServer) -> None:
     response = post(token_server.url, call("echo", {"text": "no token"}))
-    assert_unauthorized(token_server, response)
+    assert_unauthorized(response)  # static tokens: no authorization server to point at
     assert not [e for e in audit_lines(token_server) if e["arguments"] == {"text": "no token"}]
 
 
@@ -255,7 +260,7 @@ def test_no_token_is_401_with_a_challenge_naming_the_resource_metadata(token_ser
 )
 def test_wrong_token_is_401(token_server: RunningServer, authorization: str) -> None:
     response = post(token_server.url, call("echo", {"text": "wrong token"}), {"Authorization": authorization})
-    assert_unauthorized(token_server, response)
+    assert_unauthorized(response)
     assert not [e for e in audit_lines(token_server) if e["arguments"] == {"text": "wrong token"}]
 
 
@@ -265,12 +270,10 @@ def test_healthz_needs_no_token(token_server: RunningServer) -> None:
     assert response.json()["status"] == "ok"
 
 
-def test_protected_resource_metadata_is_served(token_server: RunningServer) -> None:
-    response = httpx2.get(f"{token_server.base_url}{PRM_PATH}", timeout=10)
-    assert response.status_code == 200
-    metadata = response.json()
-    assert metadata["resource"] == token_server.url
-    assert metadata["bearer_methods_supported"] == ["header"]
+@pytest.mark.parametrize("path", [PRM_PATH, "/.well-known/oauth-protected-resource"])
+def test_static_tokens_publish_no_protected_resource_metadata(token_server: RunningServer, path: str) -> None:
+    response = httpx2.get(f"{token_server.base_url}{path}", timeout=10)
+    assert response.status_code == 404
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -309,6 +312,8 @@ async def test_token_values_never_reach_the_server_log(token_server: RunningServ
 AUDIENCE = "https://patchbay.test/mcp"
 ISSUER = "https://issuer.test"
 KID = "test-key-1"
+PUBLIC_URL = "https://mcp.patchbay.test/connectors/example/mcp"
+PUBLIC_METADATA_URL = "https://mcp.patchbay.test/.well-known/oauth-protected-resource/connectors/example/mcp"
 
 
 @dataclass
@@ -316,6 +321,7 @@ class JWTSetup:
     server: RunningServer
     key: rsa.RSAPrivateKey
     other_key: rsa.RSAPrivateKey
+    public: RunningServer  # the same, with --public-url PUBLIC_URL
 
     def token(self, *, key: rsa.RSAPrivateKey | None = None, kid: str = KID, **claims: Any) -> str:
         now = int(time.time())
@@ -367,8 +373,8 @@ def jwt_setup() -> Iterator[JWTSetup]:
             "PATCHBAY_EXAMPLE_JWT_AUDIENCE": AUDIENCE,
             "PATCHBAY_EXAMPLE_JWT_ISSUER": ISSUER,
         }
-        with http_server(CMD, env=env) as server:
-            yield JWTSetup(server, key, other_key)
+        with start_servers(((), env), (("--public-url", PUBLIC_URL), env)) as (server, public):
+            yield JWTSetup(server, key, other_key, public)
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -383,11 +389,53 @@ async def test_valid_jwt_works_and_the_audit_names_its_subject(jwt_setup: JWTSet
     assert token not in jwt_setup.server.stderr()
 
 
-def test_jwt_protected_resource_metadata_names_the_issuer(jwt_setup: JWTSetup) -> None:
-    response = httpx2.get(f"{jwt_setup.server.base_url}{PRM_PATH}", timeout=10)
+def metadata_of(server: RunningServer, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = httpx2.get(f"{server.base_url}{PRM_PATH}", headers=headers, timeout=10)
     assert response.status_code == 200
-    assert response.json()["resource"] == jwt_setup.server.url
-    assert [s.rstrip("/") for s in response.json()["authorization_servers"]] == [ISSUER]
+    metadata: dict[str, Any] = response.json()
+    return metadata
+
+
+def test_jwt_protected_resource_metadata_names_the_issuer(jwt_setup: JWTSetup) -> None:
+    metadata = metadata_of(jwt_setup.server)
+    assert metadata["resource"] == jwt_setup.server.url
+    assert [s.rstrip("/") for s in metadata["authorization_servers"]] == [ISSUER]
+    assert metadata["bearer_methods_supported"] == ["header"]
+    assert_unauthorized(post(jwt_setup.server.url, call("echo", {})), f"{jwt_setup.server.base_url}{PRM_PATH}")
+
+
+@pytest.mark.parametrize(
+    ("headers", "base"),
+    [
+        ({"Host": "localhost:{port}"}, "http://localhost:{port}"),
+        ({"Host": "mcp.patchbay.test", "X-Forwarded-Proto": "https"}, "https://mcp.patchbay.test"),  # a proxy
+    ],
+    ids=["other-name", "behind-tls-proxy"],
+)
+def test_jwt_urls_name_the_address_the_client_reached_not_the_bind_address(
+    jwt_setup: JWTSetup, headers: dict[str, str], base: str
+) -> None:
+    port = jwt_setup.server.base_url.rsplit(":", 1)[1]
+    headers = {k: v.format(port=port) for k, v in headers.items()}
+    base = base.format(port=port)
+    assert metadata_of(jwt_setup.server, headers)["resource"] == f"{base}/mcp"
+    assert_unauthorized(post(jwt_setup.server.url, call("echo", {}), headers), f"{base}{PRM_PATH}")
+
+
+def test_jwt_urls_use_the_public_url_when_set(jwt_setup: JWTSetup) -> None:
+    metadata = metadata_of(jwt_setup.public, {"Host": "elsewhere.test"})
+    assert metadata["resource"] == PUBLIC_URL
+    assert [s.rstrip("/") for s in metadata["authorization_servers"]] == [ISSUER]
+    assert_unauthorized(post(jwt_setup.public.url, call("echo", {}), {"Host": "elsewhere.test"}), PUBLIC_METADATA_URL)
+    assert f'"url": "{PUBLIC_URL}"' in jwt_setup.public.stderr()  # the snippet for a host's config too
+
+
+def test_a_host_header_unfit_for_a_url_is_never_echoed(jwt_setup: JWTSetup) -> None:
+    metadata = ResourceMetadata(ISSUER, "/mcp", None)
+    scope = {"type": "http", "scheme": "http", "headers": [(b"host", b'a.test", error="forged')]}
+    assert metadata.resource(scope) is None
+    response = post(jwt_setup.server.url, call("echo", {}), {"Host": 'a.test", error="forged'})
+    assert "forged" not in response.headers.get("www-authenticate", "")
 
 
 @pytest.mark.parametrize(
@@ -408,8 +456,28 @@ def test_invalid_jwt_is_401(jwt_setup: JWTSetup, case: str) -> None:
     response = post(
         jwt_setup.server.url, call("echo", {"text": f"bad jwt: {case}"}), {"Authorization": f"Bearer {token}"}
     )
-    assert_unauthorized(jwt_setup.server, response)
+    assert_unauthorized(response, f"{jwt_setup.server.base_url}{PRM_PATH}")
     assert not [e for e in audit_lines(jwt_setup.server) if e["arguments"] == {"text": f"bad jwt: {case}"}]
+
+
+def test_a_jwks_url_needs_an_issuer() -> None:
+    settings = ExampleSettings(transport="http", jwt_jwks_url="http://127.0.0.1:9/jwks.json", jwt_audience=AUDIENCE)
+    with pytest.raises(SettingsError) as caught:
+        verifier_for(settings)
+    assert str(caught.value) == (
+        "PATCHBAY_EXAMPLE_JWT_ISSUER must be set with PATCHBAY_EXAMPLE_JWT_JWKS_URL: tokens are only accepted "
+        "from that issuer, and clients are told to get them there"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["mcp.example.test/mcp", "ftp://mcp.example.test/mcp", "https:///mcp", "https://a.test/mcp?x=1"]
+)
+def test_public_url_must_be_an_absolute_http_url(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        ExampleSettings.load({"public_url": url})
+    assert str(caught.value).startswith("invalid setting PATCHBAY_EXAMPLE_PUBLIC_URL (--public-url): ")
+    assert "must be an http:// or https:// URL with a host" in str(caught.value)
 
 
 # Exposure ----------------------------------------------------------------------------

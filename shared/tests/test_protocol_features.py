@@ -6,8 +6,10 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
+from pydantic_settings import SettingsConfigDict
 
-from patchbay.example.server import connector
+from patchbay import Connector, ConnectorSettings
+from patchbay.example.server import Echoed, connector
 from patchbay.testing import Answer, connect
 
 from .canary import API_KEY
@@ -132,11 +134,25 @@ async def test_secrets_in_log_records_are_masked_before_they_reach_the_client(
     assert received == ["about to use key [REDACTED]"]
 
 
+class PlainSettings(ConnectorSettings):
+    model_config = SettingsConfigDict(env_prefix="PATCHBAY_PLAIN_")
+
+
+plain = Connector("plain", title="Plain", version="0", settings=PlainSettings)
+
+
+@plain.tool("read")
+async def hello() -> Echoed:
+    """Says hello."""
+    return Echoed(text="hello")
+
+
 async def test_a_connector_without_prompts_does_not_offer_them() -> None:
-    async with connect(canary, era="legacy") as client:
+    era = "legacy"  # the in-memory 2026-07-28 client does not fetch capabilities
+    async with connect(plain, era=era) as client:
         assert client.server_capabilities.prompts is None
         assert client.server_capabilities.tools is not None
-    async with connect(connector, era="legacy") as client:
+    async with connect(connector, era=era) as client:
         assert client.server_capabilities.prompts is not None
 
 

@@ -34,6 +34,7 @@ READ_TOOLS = ["echo", "list_notes", "get_note", "count_words", "export_notes", "
 AUDIT_FIELDS = {
     "time",
     "connector",
+    "method",
     "tool",
     "call_id",
     "request_id",

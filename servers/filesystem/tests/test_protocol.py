@@ -10,6 +10,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 
 from patchbay.testing import connect, stdio_server
 from patchbay_filesystem.server import connector
@@ -32,6 +33,23 @@ async def test_file_resource_reads_text_and_binary(tree: Path, era: str) -> None
     assert [t.uri_template for t in templates.resource_templates] == ["file://{+path}"]
     assert text.contents[0].text.startswith("# Project")  # type: ignore[union-attr]
     assert binary.contents[0].blob  # type: ignore[union-attr]
+
+
+async def test_file_resource_errors_say_not_found_or_access_denied(tree: Path, tmp_path: Path, era: str) -> None:
+    (tmp_path / "secret.txt").write_text("outside\n")
+    async with connect(connector, {"roots": [str(tree)]}, era=era) as client:
+        with pytest.raises(MCPError) as missing:
+            await client.read_resource(f"file://{tree}/nope.txt")
+        with pytest.raises(MCPError) as outside:
+            await client.read_resource(f"file://{tmp_path}/secret.txt")
+    # MCP's resource-not-found code: -32002 up to 2025-11-25, INVALID_PARAMS (-32602) from 2026-07-28.
+    not_found = -32002 if era == "legacy" else -32602
+    assert (missing.value.code, missing.value.message) == (not_found, f"No such file or directory: '{tree}/nope.txt'.")
+    assert (outside.value.code, outside.value.message) == (
+        -32602,
+        f"Access denied: '{tmp_path}/secret.txt' is outside the allowed directories "
+        "(list_allowed_directories shows them).",
+    )
 
 
 async def test_subscribers_hear_about_changes_to_a_file_and_a_directory(tree: Path) -> None:

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from dbs import fresh_database
 from patchbay.testing import Answer, connect
@@ -327,6 +328,24 @@ async def test_table_resources_are_listed_and_read(settings: dict[str, Any], era
     assert "postgres://default/public/customers/schema" in uris
     assert "postgres://default/reporting/daily/schema" in uris
     assert '"name":"customers"' in read.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_table_resource_errors_say_not_found_or_access_denied(settings: dict[str, Any], era: str) -> None:
+    async with connect(connector, settings, era=era) as client:
+        with pytest.raises(MCPError) as missing:
+            await client.read_resource("postgres://default/public/nonesuch/schema")
+        with pytest.raises(MCPError) as elsewhere:
+            await client.read_resource("postgres://postgres/public/customers/schema")
+    # MCP's resource-not-found code: -32002 up to 2025-11-25, INVALID_PARAMS (-32602) from 2026-07-28.
+    assert (missing.value.code, missing.value.message) == (
+        -32002 if era == "legacy" else -32602,
+        "No table or view public.nonesuch; search_objects finds names.",
+    )
+    assert (elsewhere.value.code, elsewhere.value.message) == (
+        -32602,
+        "Access denied: 'postgres' is not one of the databases this connector was given (default); "
+        "list_databases shows them.",
+    )
 
 
 async def test_table_resources_page(postgres: Any, era: str) -> None:

@@ -30,6 +30,8 @@ _EXPORTS = {
     "InvalidArgument": "patchbay.errors",
     "ToolError": "patchbay.errors",
     "MCPError": "patchbay.errors",
+    "ResourceDenied": "patchbay.errors",
+    "ResourceNotFound": "patchbay.errors",
     "connection_of": "patchbay.runtime",
 }
 
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from patchbay.connector import Connector as Connector
     from patchbay.errors import InvalidArgument as InvalidArgument
     from patchbay.errors import MCPError as MCPError
+    from patchbay.errors import ResourceDenied as ResourceDenied
+    from patchbay.errors import ResourceNotFound as ResourceNotFound
     from patchbay.errors import ToolError as ToolError
     from patchbay.pagination import Cursor as Cursor
     from patchbay.pagination import Page as Page

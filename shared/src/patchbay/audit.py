@@ -1,10 +1,13 @@
-"""The audit log: one JSON line per finished tool call.
+"""The audit log: one JSON line per finished access (tool call, resource read or
+subscription, prompt, completion).
 
-`AuditLog` is server middleware around `tools/call`. While a call runs, the tool
+`AuditLog` is server middleware around those requests. While a tool call runs, the tool
 wrapper and the confirmation step note on the current `CallRecord` what only they
 know (the safety class, the confirmation outcome, secret arguments); when the call
 finishes the line is written, with every secret value masked. A 2026-07-28 round that
 only asks the client for input is not a finished call and writes nothing.
+For the other accesses it is also where a failure becomes a clear JSON-RPC error
+(`ErrorMapper.to_request_error`), since the SDK would answer with its own messages.
 The sink is stderr or a file, never stdout, which carries the protocol on stdio.
 """
 
@@ -25,6 +28,7 @@ from typing import Any, Literal, Protocol
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
+from patchbay.errors import ErrorMapper, MCPError, ResourceDenied
 from patchbay.redaction import MASK, Redactor
 
 Outcome = Literal["ok", "error", "denied", "declined", "cancelled"]
@@ -68,16 +72,18 @@ def principal() -> str:
 
 @dataclass
 class AuditLog:
-    """Audits the `tools/call` requests of one connector to stderr or a file.
+    """Audits the tool calls and other accesses of one connector to stderr or a file.
 
-    Also the place where a call's secret arguments are masked in its result, since it
-    already knows which arguments are secret.
+    Also the place where results are masked (a call's secret arguments too, since it
+    already knows which arguments are secret), and where a failed resource read,
+    subscription, prompt or completion gets its error (`errors`, set by the runtime).
     """
 
     connector: str
     redactor: Redactor
     tools: Mapping[str, AuditedTool]
     path: Path | None = None
+    errors: ErrorMapper = field(default_factory=ErrorMapper)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fd: int | None = None
 
@@ -104,9 +110,14 @@ class AuditLog:
                 sys.stderr.flush()
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """Middleware: audit `tools/call`, pass everything else straight through."""
-        if ctx.method != "tools/call":
-            return await call_next(ctx)
+        """Middleware: audit tool calls and the other accesses, pass everything else straight through."""
+        if ctx.method == "tools/call":
+            return await self._tool_call(ctx, call_next)
+        if ctx.method in ACCESSES:
+            return await self._access(ctx, call_next)
+        return await call_next(ctx)
+
+    async def _tool_call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params = ctx.params or {}
         tool = self.tools.get(str(params.get("name")))
         arguments = params.get("arguments") or {}
@@ -130,14 +141,57 @@ class AuditLog:
         finally:
             _current.reset(token)
             if failure is not None or not _asks_for_input(result):
-                entry = self._entry(ctx, tool, record, result, failure, time.perf_counter() - started)
+                entry = self._tool_entry(ctx, tool, record, result, failure, time.perf_counter() - started)
                 if secrets:
                     with self.redactor.call_secrets(secrets):
                         self.write(entry)
                 else:
                     self.write(entry)
 
-    def _entry(
+    async def _access(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """A resource read or subscription, a prompt or a completion: audited, redacted, and any
+        failure turned into a clear JSON-RPC error (an incident id for the unexpected)."""
+        started = time.perf_counter()
+        result: HandlerResult = None
+        failure: BaseException | None = None
+        try:
+            result = self.redactor.value(await call_next(ctx))
+            return result
+        except Exception as exc:
+            failure = self.errors.to_request_error(_describe(ctx), exc, ctx.protocol_version)
+            if failure is exc:
+                raise
+            raise failure from None
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            if failure is not None or not _asks_for_input(result):
+                self.write(self._access_entry(ctx, failure, time.perf_counter() - started))
+
+    def _common(
+        self, ctx: ServerRequestContext[Any, Any], outcome: Outcome, elapsed: float, error: str | None
+    ) -> dict[str, Any]:
+        """The fields every audit line has, in order; `_target` fields go after `method`."""
+        entry: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "connector": self.connector,
+            "method": ctx.method,
+            **_target(ctx),
+            "call_id": os.urandom(16).hex(),
+            "request_id": ctx.request_id,
+            "principal": principal(),
+            "safety": "read",
+            "arguments": None,
+            "outcome": outcome,
+            "confirmation": None,
+            "duration_ms": round(elapsed * 1000, 3),
+        }
+        if error is not None:
+            entry["error"] = error
+        return entry
+
+    def _tool_entry(
         self,
         ctx: ServerRequestContext[Any, Any],
         tool: AuditedTool | None,
@@ -149,22 +203,55 @@ class AuditLog:
         params = ctx.params or {}
         is_error = failure is not None or _field(result, "isError") is True
         outcome: Outcome = record.outcome or ("error" if is_error else "ok")
-        entry: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "connector": self.connector,
-            "tool": params.get("name"),
-            "call_id": os.urandom(16).hex(),
-            "request_id": ctx.request_id,
-            "principal": principal(),
-            "safety": tool.safety if tool is not None else None,
-            "arguments": _redact_args(params.get("arguments"), tool.secret_args if tool is not None else ()),
-            "outcome": outcome,
-            "confirmation": record.confirmation,
-            "duration_ms": round(elapsed * 1000, 3),
-        }
-        if is_error:
-            entry["error"] = _error_text(result, failure)
+        entry = self._common(ctx, outcome, elapsed, _error_text(result, failure) if is_error else None)
+        entry["safety"] = tool.safety if tool is not None else None
+        entry["arguments"] = _redact_args(params.get("arguments"), tool.secret_args if tool is not None else ())
+        entry["confirmation"] = record.confirmation
         return entry
+
+    def _access_entry(
+        self, ctx: ServerRequestContext[Any, Any], failure: BaseException | None, elapsed: float
+    ) -> dict[str, Any]:
+        outcome: Outcome = "ok" if failure is None else "denied" if isinstance(failure, ResourceDenied) else "error"
+        entry = self._common(ctx, outcome, elapsed, None if failure is None else _error_text(None, failure))
+        entry["arguments"] = _access_arguments(ctx)
+        return entry
+
+
+ACCESSES = frozenset({"resources/read", "resources/subscribe", "prompts/get", "completion/complete"})
+"""Methods audited like tool calls, beyond `tools/call` itself."""
+
+
+def _target(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
+    """What the request accesses: the tool, resource URI, prompt name or completion reference."""
+    params = ctx.params or {}
+    match ctx.method:
+        case "tools/call":
+            return {"tool": params.get("name")}
+        case "resources/read" | "resources/subscribe":
+            return {"uri": params.get("uri")}
+        case "prompts/get":
+            return {"prompt": params.get("name")}
+        case "completion/complete":
+            ref = params.get("ref")
+            return {"ref": ref.get("name") or ref.get("uri") if isinstance(ref, dict) else None}
+    return {}
+
+
+def _describe(ctx: ServerRequestContext[Any, Any]) -> str:
+    """The access in words, for the server log."""
+    return " ".join([ctx.method, *(str(v) for v in _target(ctx).values())])
+
+
+def _access_arguments(ctx: ServerRequestContext[Any, Any]) -> Any:
+    params = ctx.params or {}
+    if ctx.method == "prompts/get":
+        return params.get("arguments")
+    if ctx.method == "completion/complete":
+        argument = params.get("argument")
+        if isinstance(argument, dict):
+            return {str(argument.get("name")): argument.get("value")}
+    return None
 
 
 def _field(result: HandlerResult, name: str) -> Any:
@@ -184,6 +271,8 @@ def _redact_args(arguments: Any, secret: Collection[str]) -> Any:
 
 
 def _error_text(result: HandlerResult, failure: BaseException | None) -> str:
+    if isinstance(failure, MCPError):
+        return f"{failure.code}: {failure.message}"[:500]
     if failure is not None:
         return f"{type(failure).__name__}: {failure}"[:500]
     content = _field(result, "content") or []

@@ -41,6 +41,7 @@ def build_parser(
     )
     add("--audit-log", metavar="PATH", help="append audit lines to PATH instead of stderr")
     add("--stateful", action="store_true", help="keep HTTP sessions (older clients need this for confirmations)")
+    add("--public-url", metavar="URL", help="public URL of the MCP endpoint, for the URLs the server publishes")
     add("--insecure-no-auth", action="store_true", help="allow a non-loopback HTTP bind without authentication")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="server log level (default WARNING)")
     add("--workers", type=int, metavar="N", help="blocking operations run at once in worker threads (default 8)")

@@ -1,9 +1,11 @@
-"""Turning exceptions into short, actionable tool errors.
+"""Turning exceptions into short, actionable errors for the client.
 
 A tool raises `ToolError` (or `InvalidArgument`) for failures the model should read.
-Anything else a tool lets escape goes through `ErrorMapper`: connector-specific
-mappers first (upstream SDK exceptions), then the common standard-library cases, and
-finally a generic message with an incident id whose details stay in the server log.
+A resource or prompt raises `ResourceNotFound` or `ResourceDenied`, which become
+JSON-RPC errors with the codes MCP defines for them. Anything else a connector lets
+escape goes through `ErrorMapper`: connector-specific mappers first (upstream SDK
+exceptions), then the common standard-library cases, and finally a generic message
+with an incident id; the server log has the (redacted) traceback under that id.
 Protocol misuse (`MCPError`) is left alone and stays a JSON-RPC error.
 """
 
@@ -14,13 +16,29 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedResourceError
 from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS, is_version_at_least
 from pydantic import ValidationError
 
-__all__ = ["ErrorMapper", "InvalidArgument", "MCPError", "Mapper", "ToolError", "validation_message"]
+__all__ = [
+    "RESOURCE_NOT_FOUND",
+    "ErrorMapper",
+    "InvalidArgument",
+    "MCPError",
+    "Mapper",
+    "ResourceDenied",
+    "ResourceNotFound",
+    "ToolError",
+    "validation_message",
+]
 
 logger = logging.getLogger("patchbay.errors")
+
+RESOURCE_NOT_FOUND = -32002
+"""MCP's resource-not-found code up to protocol 2025-11-25. From 2026-07-28 on the spec
+uses INVALID_PARAMS instead and retires -32002, so `mcp_types` has no constant for it."""
 
 Mapper = Callable[[BaseException], str | None]
 """Returns the message for an exception it recognises, else None."""
@@ -32,6 +50,23 @@ class InvalidArgument(ToolError):
     def __init__(self, argument: str, problem: str) -> None:
         super().__init__(f"Invalid argument '{argument}': {problem}")
         self.argument = argument
+
+
+class ResourceNotFound(MCPError):
+    """What a resource URI names does not exist. The client gets RESOURCE_NOT_FOUND
+    (-32002) before protocol 2026-07-28 and INVALID_PARAMS (-32602) from it on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(INVALID_PARAMS, message)
+
+
+class ResourceDenied(MCPError):
+    """A resource outside what this connector may reach (out of scope, not allowed).
+    The client gets INVALID_PARAMS (-32602) with the message, which should say why
+    without telling anything about what is there."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(INVALID_PARAMS, message)
 
 
 def _standard(exc: BaseException) -> str | None:
@@ -48,7 +83,7 @@ def _standard(exc: BaseException) -> str | None:
 
 
 class ErrorMapper:
-    """Maps an exception escaping a tool to the `ToolError` the client sees."""
+    """Maps an exception escaping a connector's function to what the client sees."""
 
     def __init__(self, mappers: list[Mapper] | None = None) -> None:
         self.mappers: list[Mapper] = [*(mappers or []), _standard]
@@ -57,13 +92,63 @@ class ErrorMapper:
         """A `ToolError` for `exc`: passed through, mapped, or a generic incident message."""
         if isinstance(exc, ToolError):
             return exc
+        return ToolError(self._message(f"tool {tool}", exc))
+
+    def to_request_error(self, what: str, exc: Exception, protocol_version: str) -> Exception:
+        """The error a resource read, prompt, completion or subscription answers with.
+
+        `exc` is what reached the server middleware: a connector's exception, or the
+        SDK's wrapper around one (which is unwrapped). `what` names the access in the
+        server log. Malformed params (`ValidationError`) pass through for the SDK.
+        """
+        exc = _connector_exception(exc)
+        if isinstance(exc, ResourceNotFound | ResourceNotFoundError):
+            legacy = not is_version_at_least(protocol_version, MODERN_PROTOCOL_VERSIONS[0])
+            return MCPError(RESOURCE_NOT_FOUND if legacy else INVALID_PARAMS, _text(exc))
+        if isinstance(exc, MCPError | ValidationError):
+            return exc
+        if isinstance(exc, ToolError | _PromptRequestError):
+            # Written for the client: a request this connector cannot serve as asked.
+            return MCPError(INVALID_PARAMS, str(exc))
+        return MCPError(INTERNAL_ERROR, self._message(what, exc))
+
+    def _message(self, what: str, exc: BaseException) -> str:
+        """A mapper's message for `exc`, else a generic one whose incident id leads to the traceback."""
         for mapper in self.mappers:
             message = mapper(exc)
             if message is not None:
-                return ToolError(message)
+                return message
         incident = uuid.uuid4().hex[:12]
-        logger.error("tool %s failed unexpectedly (incident %s): %s: %s", tool, incident, type(exc).__name__, exc)
-        return ToolError(f"Internal error (incident {incident}); the server log has the details.")
+        logger.error("%s failed unexpectedly (incident %s)", what, incident, exc_info=exc)
+        return f"Internal error (incident {incident}); the server log has the details."
+
+
+class _PromptRequestError(ValueError):
+    """The SDK's own complaint about a `prompts/get` request (unknown prompt, missing argument)."""
+
+
+def _connector_exception(exc: Exception) -> Exception:
+    """The exception a connector raised, from inside the SDK's wrappers around it."""
+    wrapped = exc.__context__
+    if isinstance(exc, MCPError) and isinstance(wrapped, ResourceError):
+        # `resources/read` re-raises every ResourceError as an MCPError of its own.
+        if isinstance(wrapped, UnexpectedResourceError) and isinstance(wrapped.__cause__, Exception):
+            return wrapped.__cause__
+        return wrapped if isinstance(wrapped, ResourceNotFoundError) else exc
+    if type(exc) is ValueError and isinstance(exc.__cause__, ValueError):
+        # `prompts/get` turns everything into ValueError(text) from the original error:
+        # either the SDK's own ValueError (no cause), or its "Error rendering prompt"
+        # ValueError caused by what the prompt function raised.
+        inner = exc.__cause__
+        if type(inner) is ValueError and isinstance(inner.__cause__, Exception):
+            return inner.__cause__
+        if inner.__cause__ is None:
+            return _PromptRequestError(str(inner))
+    return exc
+
+
+def _text(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, MCPError) else str(exc)
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -17,8 +18,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from patchbay.auth import url_host
+from patchbay.auth import resource_metadata, url_host
 from patchbay.settings import ConnectorSettings, SettingsError
 
 MCP_PATH = "/mcp"
@@ -42,6 +44,9 @@ def build_app(server: MCPServer[Any], settings: ConnectorSettings) -> Starlette:
         return JSONResponse({"status": "ok", "server": server.name, "version": server.version})
 
     server.custom_route("/healthz", methods=["GET"])(healthz)
+    metadata = resource_metadata(settings, MCP_PATH)
+    if metadata is not None:
+        server.custom_route(metadata.path, methods=["GET"])(metadata.endpoint)
 
     security: TransportSecuritySettings | None = None  # loopback: the SDK protects itself
     if settings.allowed_hosts:
@@ -53,13 +58,26 @@ def build_app(server: MCPServer[Any], settings: ConnectorSettings) -> Starlette:
     elif not settings.is_loopback:
         # Reachable from other machines: bearer auth (required above) is the guard.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=not settings.stateful,
         max_request_body_size=settings.max_request_bytes,
         transport_security=security,
         host=settings.host,
     )
+    if metadata is not None:
+        app.add_middleware(_Wrap, wrap=metadata.challenge)
+    return app
+
+
+class _Wrap:
+    """Starlette middleware from a function that wraps an ASGI app."""
+
+    def __init__(self, app: ASGIApp, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+        self._app = wrap(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 def host_config(name: str, settings: ConnectorSettings) -> str:

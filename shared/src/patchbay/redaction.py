@@ -2,13 +2,14 @@
 
 A `Redactor` knows the secret values of one running connector (settings typed as
 secrets, bearer tokens) and scrubs them from strings, JSON-like values and log
-records. Secret tool arguments are added for the length of one call.
+records, tracebacks included. Secret tool arguments are added for the length of one call.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 MASK = "[REDACTED]"
 # Very short values would mask ordinary text; a secret that short is not worth hiding.
 _MIN_SECRET_LENGTH = 4
+# Bounds on a local variable shown in a traceback: enough to diagnose, never a whole payload.
+_LOCAL_CHARS = 200
+_LOCAL_MAX_LENGTH = 4096
 
 _call_secrets: ContextVar[frozenset[str]] = ContextVar("patchbay_call_secrets", default=frozenset())
 
@@ -59,6 +63,25 @@ class Redactor:
         finally:
             _call_secrets.reset(token)
 
+    def traceback(self, exc: BaseException) -> str:
+        """`exc`'s traceback (its chain too), each frame with its local variables, secrets masked."""
+        summary = traceback.TracebackException.from_exception(exc)
+        _add_locals(summary, exc, self._local)
+        return self.text("".join(summary.format()))
+
+    def _local(self, value: object) -> str:
+        """A bounded, masked rendering of one local variable."""
+        size = _length(value)
+        if size is not None and size > _LOCAL_MAX_LENGTH:
+            return f"<{type(value).__name__} of length {size}>"
+        try:
+            text = repr(value)
+        except Exception:
+            return f"<{type(value).__name__}: repr failed>"
+        # Masked before it is shortened, so a cut can never leave part of a secret behind.
+        text = self.text(text)
+        return text if len(text) <= _LOCAL_CHARS else text[:_LOCAL_CHARS] + "..."
+
     def log_filter(self) -> logging.Filter:
         """A filter that scrubs secrets from every record passing through a handler."""
         return _RedactingFilter(self)
@@ -82,19 +105,41 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     return value
 
 
+def _length(value: object) -> int | None:
+    if not isinstance(value, Sized):
+        return None
+    try:
+        return len(value)
+    except Exception:
+        return None
+
+
+def _add_locals(summary: traceback.TracebackException, exc: BaseException, render: Callable[[object], str]) -> None:
+    """Fill in each frame's locals the way `capture_locals` would, but bounded and masked."""
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    for frame_summary, frame in zip(summary.stack, frames, strict=False):
+        frame_summary.locals = {name: render(value) for name, value in frame.f_locals.items()}
+    if summary.__cause__ is not None and exc.__cause__ is not None:
+        _add_locals(summary.__cause__, exc.__cause__, render)
+    if summary.__context__ is not None and exc.__context__ is not None:
+        _add_locals(summary.__context__, exc.__context__, render)
+
+
 class _RedactingFilter(logging.Filter):
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self._redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info:
-            # Tracebacks stay out of logs: the exception's type and (scrubbed) text suffice.
-            exc = record.exc_info[1]
-            message = f"{message} ({type(exc).__name__}: {exc})"
-            record.exc_info = None
-            record.exc_text = None
-        record.msg = self._redactor.text(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Formatters print a record's exc_text when it is set: the masked traceback, with
+            # locals so that an operator can diagnose an incident from the log alone. Set even
+            # when another handler already cached the plain one there.
+            record.exc_text = self._redactor.traceback(record.exc_info[1])
+        elif record.exc_text:
+            record.exc_text = self._redactor.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redactor.text(record.stack_info)
+        record.msg = self._redactor.text(record.getMessage())
         record.args = None
         return True

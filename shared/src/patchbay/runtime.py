@@ -102,6 +102,7 @@ class Runtime(Generic[SettingsT, StateT]):
 
     def install(self, server: MCPServer[Any]) -> None:
         """Wire the protocol features the SDK leaves to the server author."""
+        self.audit.errors = self.errors  # so resource and prompt failures use the connector's mappers
         server.middleware.append(self.audit)
         sdk.add_request_handler(server, "tools/list", types.PaginatedRequestParams, self._list_tools)
         sdk.add_request_handler(server, "logging/setLevel", types.SetLevelRequestParams, self._set_level)

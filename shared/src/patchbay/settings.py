@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -48,6 +49,7 @@ class ConnectorSettings(BaseSettings):
             "stateful",
             "insecure_no_auth",
             "log_level",
+            "public_url",
             "workers",
         }
     )
@@ -74,9 +76,13 @@ class ConnectorSettings(BaseSettings):
     auth_token_file: Path | None = Field(None, description="File holding accepted bearer tokens, one per line.")
     jwt_jwks_url: str | None = Field(None, description="JWKS URL to verify JWT bearer tokens against.")
     jwt_audience: str | None = Field(None, description="Required JWT audience (aud).")
-    jwt_issuer: str | None = Field(None, description="Required JWT issuer (iss).")
+    jwt_issuer: str | None = Field(
+        None, description="Required JWT issuer (iss), named as the authorization server; needed with a JWKS URL."
+    )
     public_url: str | None = Field(
-        None, description="Public URL of the MCP endpoint, for OAuth protected-resource metadata."
+        None,
+        description="Public URL of the MCP endpoint (e.g. https://mcp.example.com/mcp), used in every URL the "
+        "server publishes; by default the address each client reached.",
     )
     insecure_no_auth: bool = Field(False, description="Allow a non-loopback HTTP bind without authentication.")
     allowed_hosts: CommaList = Field(
@@ -100,6 +106,18 @@ class ConnectorSettings(BaseSettings):
     )
 
     _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
+            raise ValueError(
+                "must be an http:// or https:// URL with a host and no query, e.g. https://mcp.example.com/mcp"
+            )
+        return value
 
     @property
     def is_loopback(self) -> bool:

@@ -22,9 +22,20 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
 from pydantic import BaseModel, Field
 
-from patchbay import Connector, Cursor, InvalidArgument, MCPError, Page, Runtime, ToolError, __version__
+from patchbay import (
+    Connector,
+    Cursor,
+    InvalidArgument,
+    MCPError,
+    Page,
+    ResourceDenied,
+    ResourceNotFound,
+    Runtime,
+    ToolError,
+    __version__,
+)
 from patchbay_filesystem import files
-from patchbay_filesystem.paths import Located, OutOfScope, locate, normalise, root_of
+from patchbay_filesystem.paths import Located, NotFound, OutOfScope, locate, normalise, root_of
 from patchbay_filesystem.scope import (
     InScope,
     Request,
@@ -757,6 +768,10 @@ async def file_resource(path: str, ctx: Context) -> str | bytes | types.InputReq
     try:
         with locate(scope.roots, path) as entry:
             data, size, truncated = files.read_bytes(entry, settings.max_media_bytes)
+    except NotFound as exc:
+        raise ResourceNotFound(str(exc)) from None
+    except OutOfScope as exc:
+        raise ResourceDenied(str(exc)) from None
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
     if truncated:

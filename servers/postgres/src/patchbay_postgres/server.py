@@ -24,7 +24,17 @@ from psycopg.rows import TupleRow
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from patchbay import Connector, Cursor, Page, Paginated, Runtime, ToolError, __version__
+from patchbay import (
+    Connector,
+    Cursor,
+    Page,
+    Paginated,
+    ResourceDenied,
+    ResourceNotFound,
+    Runtime,
+    ToolError,
+    __version__,
+)
 from patchbay_postgres import sqlguard
 from patchbay_postgres.client import Databases, refuse_superusers, row_values
 from patchbay_postgres.settings import PostgresSettings
@@ -234,6 +244,10 @@ class Index(BaseModel):
     valid: bool
 
 
+class NoSuchObject(ToolError):
+    """A table or view that does not exist (in a database this connector may reach)."""
+
+
 class Described(BaseModel):
     """A table, view or materialized view in detail."""
 
@@ -270,7 +284,7 @@ async def describe_object(
             name,
         )
         if not found:
-            raise ToolError(f"No table or view {schema}.{name}; search_objects finds names.")
+            raise NoSuchObject(f"No table or view {schema}.{name}; search_objects finds names.")
         oid, relkind, comment, size, estimate = found[0]
         columns = await _rows(
             conn,
@@ -712,7 +726,16 @@ async def execute_ddl(
     description="Columns, constraints and indexes of a table or view.",
 )
 async def table_schema(database: str, schema: str, table: str, ctx: Context) -> str:
-    described = await describe_object(ctx, name=table, schema=schema, database=database)
+    databases = _databases(ctx)
+    if database not in databases.names:
+        raise ResourceDenied(
+            f"Access denied: {database!r} is not one of the databases this connector was given "
+            f"({', '.join(databases.names)}); list_databases shows them."
+        )
+    try:
+        described = await describe_object(ctx, name=table, schema=schema, database=database)
+    except NoSuchObject as exc:
+        raise ResourceNotFound(str(exc)) from None
     return described.model_dump_json(by_alias=True)
 
 

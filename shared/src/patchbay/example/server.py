@@ -32,6 +32,7 @@ from patchbay import (
     Page,
     Progress,
     Question,
+    ResourceNotFound,
     Runtime,
     SettingsError,
     ToolError,
@@ -270,7 +271,10 @@ async def delete_notes(ctx: Context, prefix: Annotated[str, Field(min_length=1, 
 
 @connector.resource("note://{key}", name="note", mime_type="text/plain", description="The text of one note.")
 async def note_resource(key: str, ctx: Context) -> str:
-    return _get(ctx, key)
+    try:
+        return _notes(ctx)[key]
+    except KeyError:
+        raise ResourceNotFound(f"No note with key {key!r}; list_notes shows the keys that exist.") from None
 
 
 @connector.resource_list
