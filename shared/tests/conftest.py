@@ -1,4 +1,6 @@
-"""Shared fixtures: the anyio backend and the two protocol eras."""
+"""Shared fixtures: the anyio backend, the two protocol eras, and settings free of the developer's shell."""
+
+import os
 
 import pytest
 
@@ -14,3 +16,12 @@ def anyio_backend() -> str:
 def era(request: pytest.FixtureRequest) -> str:
     """Run the test once per protocol era."""
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def no_connector_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read settings from what they set themselves, never from the developer's environment
+    (a PATCHBAY_EXAMPLE_ALLOW_WRITES=1 left in a shell must not change what a test sees)."""
+    for name in list(os.environ):
+        if name.startswith(("PATCHBAY_EXAMPLE_", "PATCHBAY_CANARY_", "PATCHBAY_MUTE_", "PATCHBAY_PLAIN_")):
+            monkeypatch.delenv(name)

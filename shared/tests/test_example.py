@@ -75,7 +75,7 @@ async def test_subscription_hooks_see_first_and_last_subscriber() -> None:
         await client.unsubscribe_resource("note://note-00001")
         assert runtime.state.watched == set()
     assert refused.value.error.code == types.INVALID_PARAMS
-    assert refused.value.error.message == "Only note:// resources can be subscribed to."
+    assert refused.value.error.message == "This connector has no file:// resources to subscribe to."
 
 
 async def test_client_notifications_reach_the_connector_hook() -> None:

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
       steps.push({ op: step.op, error: error instanceof Error ? error.message : String(error) });
     }
   }
-  const report = { server: client.getServerVersion(), steps, questions };
+  const report = { server: client.getServerVersion(), capabilities: client.getServerCapabilities(), steps, questions };
   await client.close();
   process.stdout.write(JSON.stringify(report) + "\n");
 }

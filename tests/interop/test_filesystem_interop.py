@@ -90,7 +90,9 @@ def test_typescript_client_lists_calls_and_confirms(clients: Clients, target: Ta
     assert report["server"]["name"] == "patchbay-filesystem"
     assert {tool["name"] for tool in tools["tools"]} == TOOLS
     assert templates["resourceTemplates"][0]["uriTemplate"] == "file://{+path}"
-    assert prompts["prompts"] == []
+    # No prompts: the capability is not offered, and the client's prompts/list is refused.
+    assert "prompts" not in report["capabilities"] and prompts is None
+    assert "prompts" in report["steps"][2]["error"] or "Method not found" in report["steps"][2]["error"]
     assert [e["name"] for e in listing["structuredContent"]["items"]] == ["inner.txt"]
     assert resource["contents"][0]["text"] == "hello from patchbay\n"
     if target.stateless:  # no channel to ask on: refused, and nothing done

@@ -288,8 +288,8 @@ async def list_note_resources(runtime: Runtime[Any, Any], token: str | None) -> 
 
 
 async def _watch(runtime: Runtime[Any, Any], uri: str, _: ServerRequestContext[Any, Any]) -> None:
-    if not uri.startswith("note://"):
-        raise MCPError(code=types.INVALID_PARAMS, message="Only note:// resources can be subscribed to.")
+    if uri.startswith("file:"):  # a notebook has no files: say so rather than never send an update
+        raise MCPError(code=types.INVALID_PARAMS, message="This connector has no file:// resources to subscribe to.")
     runtime.state.watched.add(uri)
 
 
