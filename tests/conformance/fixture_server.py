@@ -1,17 +1,15 @@
 """`python tests/conformance/fixture_server.py [patchbay options]`: the example connector plus the
-conformance suite's fixtures (suite_fixtures.py), on the command line every connector shares."""
+conformance suite's fixtures (suite_fixtures.py), on the command line every connector shares.
+
+Run as a script, its own folder is first on `sys.path`, so `suite_fixtures` imports as a module."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 from patchbay.cli import main as cli_main
 
 
 def main() -> None:
     """Run the example connector with the suite's fixtures registered on it."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # so that `suite_fixtures` imports
     cli_main(
         "example",
         "suite_fixtures:connector",
