@@ -2,10 +2,14 @@
 
 `tools/ensure-node22.sh` installs Node 22 and `@modelcontextprotocol/conformance` (pinned)
 with npm into a cache folder. The example connector runs as a subprocess on a free
-127.0.0.1 port, once stateless (the default) and once `--stateful`; the suite runs against
-it with `expected-failures.yml` as its baseline and must exit 0: every generic scenario
-passes, only the scenarios that call the suite's own `test_*` fixtures fail, and none of
-those passes unexpectedly.
+127.0.0.1 port, with the suite's own fixtures (`test_*` tools and prompts, `test://`
+resources: suite_fixtures.py, registered through the base's public API and served by
+fixture_server.py) added to its own tools, once stateless (the default) and once
+`--stateful`. The suite runs against it with `expected-failures.yml` as its baseline and
+must exit 0: every scenario passes but those listed, and none of those passes unexpectedly.
+What the baseline lists is only what stateless HTTP cannot do for the suite's handshake-era
+client (no session, so no back-channel and no per-session state); the `--stateful` run
+drops those entries (NEEDS_SESSION), so there every scenario must pass.
 
 Without node/npm the test is skipped with a how-to, except under CI=true, where it fails.
 """
@@ -33,10 +37,24 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 ENSURE_SCRIPT = REPO / "tools" / "ensure-node22.sh"
 BASELINE = HERE / "expected-failures.yml"
+FIXTURE_SERVER = HERE / "fixture_server.py"  # the example connector plus the suite's fixtures
 
 # Baseline entries that fail only because stateless HTTP has no session; the --stateful run drops them.
-# resources/subscribe is not offered on stateless HTTP (no stream could deliver an update there).
-NEEDS_SESSION = frozenset({"server-sse-multiple-streams", "resources-subscribe", "resources-unsubscribe"})
+# Without a session a handshake-era client has no back-channel (elicitation, sampling), its
+# logging/setLevel lasts one request, resources/subscribe is not offered (no stream could
+# deliver an update) and there is no Mcp-Session-Id for multiple streams.
+NEEDS_SESSION = frozenset(
+    {
+        "server-sse-multiple-streams",
+        "resources-subscribe",
+        "resources-unsubscribe",
+        "tools-call-with-logging",
+        "tools-call-elicitation",
+        "elicitation-sep1034-defaults",
+        "elicitation-sep1330-enums",
+        "tools-call-sampling",
+    }
+)
 
 INSTALL_TIMEOUT = 900.0  # a cold npm install downloads about 30 MB
 START_TIMEOUT = 60.0
@@ -134,7 +152,7 @@ def example_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[R
     """The example connector over Streamable HTTP on a free 127.0.0.1 port, ready when /healthz answers."""
     stateful = bool(request.param)
     port = _free_port()
-    command = [sys.executable, "-m", "patchbay.example", "--transport", "http", "--host", "127.0.0.1"]
+    command = [sys.executable, str(FIXTURE_SERVER), "--transport", "http", "--host", "127.0.0.1"]
     command += ["--port", str(port)] + (["--stateful"] if stateful else [])
     # The connector's own settings come from the command line alone, not from this shell.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PATCHBAY_EXAMPLE_")}
@@ -183,6 +201,11 @@ def _baseline_entries(text: str) -> list[str]:
     return entries
 
 
+def _write_baseline(path: Path, names: list[str]) -> None:
+    """A baseline in the suite's format; an empty list must be `[]` (the suite rejects `server:` alone)."""
+    path.write_text("server:" + "".join(f"\n  - {name}" for name in names) + ("\n" if names else " []\n"))
+
+
 def _scenario_checks(results: Path) -> dict[str, list[dict[str, object]]]:
     """Scenario name -> its checks, read from the suite's --output-dir."""
     checks: dict[str, list[dict[str, object]]] = {}
@@ -219,11 +242,13 @@ def test_conformance_suite(
     mode = "stateful" if example_server.stateful else "stateless"
     expected = _baseline_entries(BASELINE.read_text())
     assert expected, f"{BASELINE} lists no scenario: is it still in the suite's format?"
+    stale = sorted(NEEDS_SESSION - set(expected))
+    assert not stale, f"NEEDS_SESSION names scenarios {BASELINE.name} does not list (remove them): {stale}"
     baseline = BASELINE
     if example_server.stateful:
         expected = [name for name in expected if name not in NEEDS_SESSION]
         baseline = tmp_path / "expected-failures-stateful.yml"
-        baseline.write_text("server:\n" + "".join(f"  - {name}\n" for name in expected))
+        _write_baseline(baseline, expected)
 
     results = tmp_path / "results"
     env = dict(os.environ)
