@@ -1,6 +1,7 @@
 """The write and destructive tools, read-only mode, and confirmation, in both eras."""
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -199,9 +200,13 @@ async def test_delete_without_elicitation_is_refused(
 async def test_delete_directory_confirmation_counts_files_exactly(tree: Path, era: str) -> None:
     answer = Answer("accept")
     result = await run(tree, era, "delete_directory", {"path": "src", "recursive": True}, answer)
-    assert answer.questions == [
-        f"Delete the directory '{tree}/src' and everything in it: 2 files and 1 subdirectories? This cannot be undone."
-    ]
+    # The question ends with the fingerprint of the tree it describes (see test_confirmation_fingerprints.py).
+    assert len(answer.questions) == 1
+    assert re.fullmatch(
+        re.escape(f"Delete the directory '{tree}/src' and everything in it: 2 files and 1 subdirectories? ")
+        + r"This cannot be undone\. \(ref [0-9a-f]{8}\)",
+        answer.questions[0],
+    )
     assert result.structured_content is not None
     assert result.structured_content["result"] == {"path": str(tree / "src"), "files": 2, "directories": 1}
     assert not (tree / "src").exists()
