@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import pytest
+from fs_observe import cpu_seconds, seconds_until_idle
 from mcp import Client
 
 from patchbay.testing import RunningServer, http_server
@@ -62,12 +63,6 @@ def server(world: Path) -> Iterator[RunningServer]:
         yield running
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far (/proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class HeavyCall:
     """A tool call run in the background, with its progress and whether it has ended."""
 
@@ -100,24 +95,6 @@ async def probe_latencies(client: Client, heavy: HeavyCall) -> list[float]:
         await anyio.sleep(0.02)
     assert not heavy.ended, "the heavy call ended before the probes did: they prove nothing"
     return latencies
-
-
-async def seconds_until_idle(pid: int, since: float, quiet: float = 0.3) -> float:
-    """How long after `since` the process's CPU time stopped growing (then stayed flat for `quiet` s).
-
-    A search that kept running would use CPU continuously, so this never settles
-    (infinity after 5 s) unless the search really stopped.
-    """
-    samples: list[tuple[float, float]] = []
-    with anyio.move_on_after(5):
-        while True:
-            samples.append((time.perf_counter(), cpu_seconds(pid)))
-            now, used = samples[-1]
-            settled = [t for t, cpu in samples if now - t >= quiet and used - cpu < 0.02]
-            if settled:
-                return settled[0] - since
-            await anyio.sleep(0.02)
-    return float("inf")
 
 
 HEAVY_CALLS = {
