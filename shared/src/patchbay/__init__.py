@@ -33,6 +33,11 @@ _EXPORTS = {
     "ResourceDenied": "patchbay.errors",
     "ResourceNotFound": "patchbay.errors",
     "connection_of": "patchbay.runtime",
+    # untrusted text
+    "Cleaned": "patchbay.untrusted",
+    "Untrusted": "patchbay.untrusted",
+    "clean_fields": "patchbay.untrusted",
+    "clean_untrusted": "patchbay.untrusted",
 }
 
 if TYPE_CHECKING:
@@ -54,6 +59,10 @@ if TYPE_CHECKING:
     from patchbay.runtime import runtime_of as runtime_of
     from patchbay.settings import ConnectorSettings as ConnectorSettings
     from patchbay.settings import SettingsError as SettingsError
+    from patchbay.untrusted import Cleaned as Cleaned
+    from patchbay.untrusted import Untrusted as Untrusted
+    from patchbay.untrusted import clean_fields as clean_fields
+    from patchbay.untrusted import clean_untrusted as clean_untrusted
     from patchbay.workers import Progress as Progress
     from patchbay.workers import WorkCancelled as WorkCancelled
     from patchbay.workers import checkpoint as checkpoint
