@@ -23,8 +23,9 @@ prompt injection hidden in invisible characters or markup. `clean(text)` removes
 
 The result says what went, per kind, and has a one-line `note` a tool may show
 (`[removed from text written by others: 12 hidden tag characters, 1 HTML comment]`).
-Cleaning is idempotent and linear: a few regular-expression passes over the text, no
-Python loop over characters; text with nothing to remove comes back as the same object.
+Cleaning is idempotent and linear: one regular-expression search over text with nothing
+hidden (which comes back as the same object), a few passes over text with something
+hidden, never a Python loop over characters.
 
 Connectors declare which result fields are written by others with the `Untrusted`
 type: such a field is cleaned when the model is built, and the base's tool pipeline
@@ -65,11 +66,18 @@ _PRESENTATION_CLASS = "\ufe0e\ufe0f"
 REMOVED_CHARACTERS = _TAG_CLASS + _ZERO_WIDTH_CLASS + _BIDI_CLASS + _VARIATION_CLASS
 """A character-class body of every character `clean` always removes (for tests and checks)."""
 
-# One pass removes every hidden character; a run of one kind is one match.
-_CHARACTERS = re.compile(
-    f"(?P<tag>[{_TAG_CLASS}]+)|(?P<zw>[{_ZERO_WIDTH_CLASS}]+)|(?P<bidi>[{_BIDI_CLASS}]+)|(?P<vs>[{_VARIATION_CLASS}]+)"
+# One search finds whether there is any hidden character at all (most text has none);
+# text that has some loses each kind in a pass of its own, counted by `subn` in C.
+_ANY_CHARACTER = re.compile(f"[{REMOVED_CHARACTERS}]")
+_BY_KIND = tuple(
+    (kind, re.compile(f"[{body}]"))
+    for kind, body in (
+        (TAG, _TAG_CLASS),
+        (ZERO_WIDTH, _ZERO_WIDTH_CLASS),
+        (BIDI, _BIDI_CLASS),
+        (VARIATION, _VARIATION_CLASS),
+    )
 )
-_GROUP_KIND = {"tag": TAG, "zw": ZERO_WIDTH, "bidi": BIDI, "vs": VARIATION}
 # HTML comments, after the characters (so that `<` U+200B `!--` is caught as a comment).
 _COMMENT = re.compile(r"<!--(?:-?>|.*?--!?>|.*)", re.DOTALL)
 _COMMENT_PASSES = 3
@@ -115,21 +123,17 @@ def note(removed: Mapping[str, int]) -> str | None:
 def clean(text: str) -> Cleaned:
     """`text` without hidden characters and HTML comments (see the module), saying what went."""
     counts: Counter[str] = Counter()
-
-    def characters(match: re.Match[str]) -> str:
-        counts[_GROUP_KIND[match.lastgroup or ""]] += match.end() - match.start()
-        return ""
-
-    def comment(_: re.Match[str]) -> str:
-        counts[HTML_COMMENT] += 1
-        return ""
-
-    result = _CHARACTERS.sub(characters, text)
+    result = text
+    if _ANY_CHARACTER.search(text):
+        for kind, pattern in _BY_KIND:
+            result, removed = pattern.subn("", result)
+            counts[kind] += removed
     if "<!--" in result:
         # Removing a comment can join the text around it into a new `<!--`; after a few
         # passes (only crafted text needs more than one) the rest from it is one comment.
         for _ in range(_COMMENT_PASSES):
-            result = _COMMENT.sub(comment, result)
+            result, removed = _COMMENT.subn("", result)
+            counts[HTML_COMMENT] += removed
             if "<!--" not in result:
                 break
         else:
@@ -140,7 +144,7 @@ def clean(text: str) -> Cleaned:
         result = _SELECTOR_RUN.sub("", result)
         if len(result) != before:
             counts[VARIATION] += before - len(result)
-    if not counts:
+    if not +counts:
         return Cleaned(text)  # the very same object: nothing was copied
     return Cleaned(result, {kind: counts[kind] for kind in KINDS if counts[kind]})
 
