@@ -1,15 +1,23 @@
 """A connector whose tools try every way of leaking secrets, for the canary tests."""
 
 import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from patchbay import Connector, ConnectorSettings, runtime_of
+from patchbay import Connector, ConnectorSettings, ToolError, runtime_of
+from patchbay.credentials import Credential, RefreshingCredential
 
 API_KEY = "canary-api-key-6f1d2b"
 PASSWORD = "canary-password-93ac7e"
+REFRESHED = "canary-refreshed-token-"
+"""Every token the refreshing provider issues starts with this."""
+ISSUED: list[str] = []
+"""The refreshed tokens issued so far (each use refreshes: they expire inside the margin)."""
 
 
 class CanarySettings(ConnectorSettings):
@@ -22,7 +30,22 @@ class Said(BaseModel):
     text: str
 
 
-connector: Connector[CanarySettings, None] = Connector("canary", title="Canary", version="0", settings=CanarySettings)
+def issue_token() -> Credential:
+    """A token endpoint: a new token each time, valid for a minute (inside the refresh margin)."""
+    token = f"{REFRESHED}{len(ISSUED):05d}-a9e4"
+    ISSUED.append(token)
+    return Credential(token, expires_at=time.time() + 60)
+
+
+@asynccontextmanager
+async def open_upstream(settings: CanarySettings) -> AsyncIterator[RefreshingCredential]:
+    """Made in the lifespan without naming a redactor: it must find the running connector's."""
+    yield RefreshingCredential("Canary token", issue_token, reauthorize="patchbay-canary auth")
+
+
+connector: Connector[CanarySettings, RefreshingCredential] = Connector(
+    "canary", title="Canary", version="0", settings=CanarySettings, lifespan=open_upstream
+)
 
 
 def _key(ctx: Context) -> str:
@@ -65,6 +88,30 @@ async def crash(ctx: Context) -> Said:
 async def crash_login(password: str) -> Said:
     """An unexpected exception whose traceback carries a secret argument."""
     return Said(text=_route(password, "ada"))
+
+
+def _token(ctx: Context) -> str:
+    return connector.state(ctx).get().value
+
+
+@connector.tool("read")
+def refreshed_in_result(ctx: Context) -> Said:
+    """A freshly refreshed token in a result and a log line (a plain def: a worker thread refreshes)."""
+    token = _token(ctx)
+    logging.getLogger("patchbay.canary").warning("calling upstream with %s", token)
+    return Said(text=f"upstream echoed {token}")
+
+
+@connector.tool("read")
+def refreshed_in_error(ctx: Context) -> Said:
+    """A freshly refreshed token in the message of an error the client reads."""
+    raise ToolError(f"upstream refused {_token(ctx)}")
+
+
+@connector.tool("read")
+def refreshed_crash(ctx: Context) -> Said:
+    """A freshly refreshed token in an unexpected exception, its traceback and locals."""
+    return Said(text=_route(_token(ctx), "bob"))
 
 
 @connector.resource("canary://secret/{name}")

@@ -14,7 +14,7 @@ from mcp.shared.exceptions import MCPError
 from patchbay.example.server import connector
 from patchbay.testing import Answer, connect
 
-from .canary import API_KEY, PASSWORD
+from .canary import API_KEY, ISSUED, PASSWORD, REFRESHED
 from .canary import connector as canary
 
 pytestmark = pytest.mark.anyio
@@ -202,6 +202,30 @@ async def test_canary_secrets_never_appear_in_results_logs_or_audit(
         assert f"KeyError: 'no route for [REDACTED] as {arguments}'" in record  # the exception's message
         assert "    key = '[REDACTED]'" in record  # the raising frame's argument
         assert f"    user = '{arguments}'" in record  # locals are there to help, only secrets are masked
+
+
+async def test_refreshed_tokens_are_masked_in_results_errors_logs_and_audit(
+    era: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    issued_before = len(ISSUED)
+    async with connect(canary, {"audit_log": log, "log_level": "DEBUG"}, era=era) as client:
+        in_result = (await client.call_tool("refreshed_in_result", {})).model_dump_json()
+        in_error = (await client.call_tool("refreshed_in_error", {})).model_dump_json()
+        crashed = (await client.call_tool("refreshed_crash", {})).model_dump_json()
+    captured = capsys.readouterr()
+    # Each call used a token refreshed during the run, after the connector started.
+    assert len(ISSUED) - issued_before == 3
+    everything = "\n".join([in_result, in_error, crashed, log.read_text(), captured.out, captured.err])
+    assert REFRESHED not in everything
+    assert "upstream echoed [REDACTED]" in in_result
+    assert "calling upstream with [REDACTED]" in captured.err
+    assert "upstream refused [REDACTED]" in in_error
+    assert "upstream refused [REDACTED]" in log.read_text()  # the audit line's error
+    (incident,) = re.findall(r"Internal error \(incident ([0-9a-f]{12})\)", crashed)
+    record = log_record(captured.err, f"failed unexpectedly (incident {incident})")
+    assert "KeyError: 'no route for [REDACTED] as bob'" in record
+    assert "    key = '[REDACTED]'" in record
 
 
 def log_record(stderr: str, marker: str) -> str:

@@ -33,6 +33,18 @@ _EXPORTS = {
     "ResourceDenied": "patchbay.errors",
     "ResourceNotFound": "patchbay.errors",
     "connection_of": "patchbay.runtime",
+    # credentials
+    "Credential": "patchbay.credentials",
+    "CredentialError": "patchbay.credentials",
+    "RefreshRefused": "patchbay.credentials",
+    "RefreshingCredential": "patchbay.credentials",
+    "StaticCredential": "patchbay.credentials",
+    "write_private_file": "patchbay.credentials",
+    # untrusted text
+    "Cleaned": "patchbay.untrusted",
+    "Untrusted": "patchbay.untrusted",
+    "clean_fields": "patchbay.untrusted",
+    "clean_untrusted": "patchbay.untrusted",
 }
 
 if TYPE_CHECKING:
@@ -41,6 +53,12 @@ if TYPE_CHECKING:
     from patchbay.confirm import check_unchanged as check_unchanged
     from patchbay.confirm import fingerprint as fingerprint
     from patchbay.connector import Connector as Connector
+    from patchbay.credentials import Credential as Credential
+    from patchbay.credentials import CredentialError as CredentialError
+    from patchbay.credentials import RefreshingCredential as RefreshingCredential
+    from patchbay.credentials import RefreshRefused as RefreshRefused
+    from patchbay.credentials import StaticCredential as StaticCredential
+    from patchbay.credentials import write_private_file as write_private_file
     from patchbay.errors import InvalidArgument as InvalidArgument
     from patchbay.errors import MCPError as MCPError
     from patchbay.errors import ResourceDenied as ResourceDenied
@@ -54,6 +72,10 @@ if TYPE_CHECKING:
     from patchbay.runtime import runtime_of as runtime_of
     from patchbay.settings import ConnectorSettings as ConnectorSettings
     from patchbay.settings import SettingsError as SettingsError
+    from patchbay.untrusted import Cleaned as Cleaned
+    from patchbay.untrusted import Untrusted as Untrusted
+    from patchbay.untrusted import clean_fields as clean_fields
+    from patchbay.untrusted import clean_untrusted as clean_untrusted
     from patchbay.workers import Progress as Progress
     from patchbay.workers import WorkCancelled as WorkCancelled
     from patchbay.workers import checkpoint as checkpoint

@@ -8,6 +8,7 @@ records, tracebacks included. Secret tool arguments are added for the length of 
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ _LOCAL_CHARS = 200
 _LOCAL_MAX_LENGTH = 4096
 
 _call_secrets: ContextVar[frozenset[str]] = ContextVar("patchbay_call_secrets", default=frozenset())
+_running: ContextVar[Redactor | None] = ContextVar("patchbay_running_redactor", default=None)
 
 
 class Redactor:
@@ -29,11 +31,25 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: list[str] = []
+        self._lock = threading.Lock()
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        """Remember more secret values."""
-        self._secrets = _longest_first(set(self._secrets) | {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH})
+        """Remember more secret values (thread-safe: credentials refresh in worker threads)."""
+        new = {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}
+        with self._lock:
+            if not new <= set(self._secrets):
+                self._secrets = _longest_first(set(self._secrets) | new)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Make this the redactor `running_redactor()` returns until the block ends (the runtime
+        wraps the connector's lifespan in it, so credential providers made there find it)."""
+        token = _running.set(self)
+        try:
+            yield
+        finally:
+            _running.reset(token)
 
     def _active(self) -> list[str]:
         extra = _call_secrets.get()
@@ -85,6 +101,11 @@ class Redactor:
     def log_filter(self) -> logging.Filter:
         """A filter that scrubs secrets from every record passing through a handler."""
         return _RedactingFilter(self)
+
+
+def running_redactor() -> Redactor | None:
+    """The running connector's redactor while its lifespan starts (see `Redactor.running`)."""
+    return _running.get()
 
 
 def _longest_first(secrets: set[str]) -> list[str]:

@@ -79,8 +79,9 @@ class Runtime(Generic[SettingsT, StateT]):
             if first:
                 self.audit.open()
                 if self.hooks.lifespan is not None:
-                    self._exit = self.hooks.lifespan(self.settings)
-                    self._state = await self._exit.__aenter__()
+                    with self.redactor.running():  # credential providers made here register with it
+                        self._exit = self.hooks.lifespan(self.settings)
+                        self._state = await self._exit.__aenter__()
             yield self
         finally:
             self._users -= 1

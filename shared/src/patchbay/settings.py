@@ -105,6 +105,12 @@ class ConnectorSettings(BaseSettings):
         "threads; more wait their turn, so no client can tie up the server.",
     )
 
+    clean_untrusted_text: bool = Field(
+        True,
+        description="Remove hidden text (invisible Unicode tag, zero-width and bidi control characters, HTML "
+        "comments) from text written by others before the model reads it; the result says what was removed.",
+    )
+
     _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)
 
     @field_validator("public_url")

@@ -9,7 +9,9 @@ the confirmation parameter for tools that ask). A call then goes through:
                            thread; exceptions become short tool errors through the mappers;
 4. `seal_cursor`         - the page's upstream `next_cursor` is sealed for the client;
 5. `render`              - a confirmed tool's result is wrapped in `Confirmed`, and a model
-                           becomes structured content plus compact JSON text.
+                           becomes structured content plus compact JSON text;
+6. `note_removals`       - what `untrusted.collecting` saw removed from text written by others
+                           (`Untrusted` fields) during step 3 is named in one more text block.
 
 `serve_tool_calls` replaces the SDK's `tools/call` handler so that argument
 validation errors read as one sentence per argument, unexpected failures in
@@ -32,7 +34,7 @@ from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
-from patchbay import sdk
+from patchbay import sdk, untrusted
 from patchbay.audit import current_call
 from patchbay.confirm import CONFIRM_PARAM, Asking, Confirmed, confirmation_parameter, settle
 from patchbay.errors import InvalidArgument, validation_message
@@ -145,8 +147,19 @@ async def run(plan: ToolPlan, runtime: Runtime[Any, Any], kwargs: dict[str, Any]
     if nothing_done is not None:
         return render(plan, nothing_done)
     query = open_cursor(plan, runtime, kwargs)
-    result = await invoke(plan, runtime, kwargs)
-    return render(plan, seal_cursor(runtime, result, query))
+    with untrusted.collecting(runtime.settings.clean_untrusted_text) as removals:
+        result = await invoke(plan, runtime, kwargs)
+    return note_removals(render(plan, seal_cursor(runtime, result, query)), removals)
+
+
+def note_removals(result: Any, removals: untrusted.Removals) -> Any:
+    """A result followed by one line saying what was removed from text written by others."""
+    line = removals.note
+    if line is None:
+        return result
+    if isinstance(result, types.CallToolResult):
+        return result.model_copy(update={"content": [*result.content, types.TextContent(type="text", text=line)]})
+    return result  # a tool returning its own content says what it removed itself (`Cleaned.note`)
 
 
 # The function the SDK registers ------------------------------------------------------
