@@ -57,10 +57,7 @@ def within(value: str, prefix: str, sep: str = "/") -> bool:
     The one boundary rule of every scope: `logs` admits `logs` and `logs/x`, never
     `logs2`. Both sides must already be normalised (no empty or dot segments).
     """
-    if value == prefix:
-        return True
-    head = prefix if prefix.endswith(sep) else prefix + sep
-    return value.startswith(head)
+    return value == prefix or value.startswith(prefix.rstrip(sep) + sep)
 
 
 class OutOfScope(ToolError):
