@@ -274,6 +274,21 @@ def test_entries_are_normalised_too() -> None:
     assert RepoAllowlist(["Owner/*"]).admits("OWNER/x")
 
 
+def test_a_listing_wider_than_the_scope_learns_what_inside_it_is_allowed() -> None:
+    allowlist = buckets("logs/2024/", "logs/2025/x", "reports", "logs2")
+    assert allowlist.entries_within("logs") == ["logs/2024", "logs/2025/x"]
+    assert allowlist.entries_within("logs/2025") == ["logs/2025/x"]
+    assert allowlist.entries_within("logs/2024/a") == []  # inside an entry: check() admits it
+    assert allowlist.entries_within("log") == []
+    with pytest.raises(Malformed):
+        allowlist.entries_within("logs/../x")
+
+
+def test_filter_withholds_items_without_a_name() -> None:
+    result = buckets("reports").filter([["reports/a"], [], ["x"]], key=lambda names: names)
+    assert (result.kept, result.withheld) == ([["reports/a"]], 2)
+
+
 # As a setting ------------------------------------------------------------------------
 
 

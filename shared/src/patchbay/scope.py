@@ -397,14 +397,27 @@ class Allowlist:
         kept: list[T] = []
         withheld = 0
         for item in items:
-            names = key(item)
-            if isinstance(names, str):
-                names = (names,)
-            if self.everything or self.admits(*names):
+            found = key(item)
+            names = (found,) if isinstance(found, str) else tuple(found)
+            if self.everything or (names and self.admits(*names)):
                 kept.append(item)
             else:
                 withheld += 1
         return Filtered(kept, withheld, self.kind.noun)
+
+    def entries_within(self, value: str) -> list[str]:
+        """The allowed names that lie within `value`, for a listing wider than the scope.
+
+        A tool asked to list `bucket` when only `bucket/logs/` is allowed lists that prefix
+        instead; an empty list means nothing under `value` is in scope (refuse with `check`).
+
+        Raises:
+            Malformed: `value` is not well formed.
+        """
+        folded = self.kind.key(self.kind.normalise(value))
+        return [
+            entry.removesuffix("/*") for entry, key in zip(self.entries, self._keys, strict=True) if within(key, folded)
+        ]
 
     def _admits_canonical(self, canonical: str) -> bool:
         if self.everything:

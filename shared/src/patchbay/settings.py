@@ -138,7 +138,7 @@ class ConnectorSettings(BaseSettings):
                 opt = f"all_{name}"
                 has_opt = opt in fields
                 flag = f"--{opt.replace('_', '-')}" if opt in self.cli_flags else f"{self.env_name(opt)}=1"
-                everything = bool(getattr(self, opt)) if has_opt else False
+                everything = bool(getattr(self, opt)) if has_opt else bool(getattr(value, "everything", False))
                 setattr(self, name, value.bound(self.env_name(name), flag if has_opt else None, everything))
         return self
 
