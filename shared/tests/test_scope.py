@@ -192,6 +192,9 @@ def test_object_keys_are_normalised_and_the_normalised_key_is_used(value: str, u
         ("logs/2024/../secret/a.txt", "'..' segment"),
         ("logs/2024/%2E%2E/secret/a.txt", "'..' segment"),
         ("logs/2024/%252E%252E/a.txt", "percent-encoded more than once"),
+        ("logs/2024/\uff05\uff12\uff25\uff05\uff12\uff25/x", "'..' segment"),  # fullwidth %2E%2E
+        ("logs/2024\uff0f\uff0e\uff0e\uff0fsecret", "'..' segment"),  # fullwidth /../
+        ("logs/2024/\uff05\uff12\uff15\uff12\uff26", "percent-encoded more than once"),  # fullwidth %252F
         ("logs/2024/p\u0430ypal.txt", "mixes Cyrillic and Latin"),
         ("logs/2024/a\u2028b", "U+2028 LINE SEPARATOR"),
         ("logs/2024/a\u00a0b", None),  # NFKC turns a no-break space into a plain one: fine
@@ -427,7 +430,9 @@ async def test_the_client_sees_one_wording_and_a_withheld_count(era: str) -> Non
 # Properties ---------------------------------------------------------------------------
 
 SEGMENT_CHARS = string.ascii_letters + string.digits + "-._%/ "
-TRICKY = st.sampled_from(["..", ".", "", "%2F", "%2e", "%252F", "/", "//", "\u200b", "\uff4c", "\u0430", "\u202e"])
+TRICKY = st.sampled_from(
+    ["..", ".", "", "%2F", "%2e", "%252F", "/", "//", "\u200b", "\uff4c", "\u0430", "\u202e", "\uff05", "\uff0f"]
+)
 WORDS = st.sampled_from(["logs", "2024", "reports", "x-y", "a.b", "deep", "logs2", "2024x", "Logs", "x"])
 names = st.lists(st.one_of(WORDS, st.text(SEGMENT_CHARS, min_size=1, max_size=6), TRICKY), min_size=1, max_size=6).map(
     "/".join

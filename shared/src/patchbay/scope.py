@@ -151,14 +151,14 @@ class Kind:
             raise Malformed("is not text")
         if len(text) > _MAX_CHARS:
             raise Malformed(f"is longer than {_MAX_CHARS} characters")
+        text = unicodedata.normalize("NFKC", text)  # first, so fullwidth percent-encoding decodes too
         if _PERCENT.search(text):
             try:
-                text = unquote(text, errors="strict")
+                text = unicodedata.normalize("NFKC", unquote(text, errors="strict"))
             except UnicodeDecodeError:
                 raise Malformed("is percent-encoded, and the bytes are not UTF-8") from None
             if _PERCENT.search(text):
-                raise Malformed("is percent-encoded more than once; give the plain name")
-        text = unicodedata.normalize("NFKC", text)
+                raise Malformed("is percent-encoded more than once (or holds a literal %XX); give the plain name")
         _refuse_invisible(text)
         _refuse_mixed_scripts(text)
         if self.ascii_only and not text.isascii():
