@@ -45,6 +45,16 @@ _EXPORTS = {
     "Untrusted": "patchbay.untrusted",
     "clean_fields": "patchbay.untrusted",
     "clean_untrusted": "patchbay.untrusted",
+    # scope.py
+    "Allowlist": "patchbay.scope",
+    "BucketAllowlist": "patchbay.scope",
+    "ChannelAllowlist": "patchbay.scope",
+    "DriveAllowlist": "patchbay.scope",
+    "Filtered": "patchbay.scope",
+    "Kind": "patchbay.scope",
+    "OutOfScope": "patchbay.scope",
+    "RepoAllowlist": "patchbay.scope",
+    "within": "patchbay.scope",
 }
 
 if TYPE_CHECKING:
@@ -70,6 +80,15 @@ if TYPE_CHECKING:
     from patchbay.runtime import Runtime as Runtime
     from patchbay.runtime import connection_of as connection_of
     from patchbay.runtime import runtime_of as runtime_of
+    from patchbay.scope import Allowlist as Allowlist
+    from patchbay.scope import BucketAllowlist as BucketAllowlist
+    from patchbay.scope import ChannelAllowlist as ChannelAllowlist
+    from patchbay.scope import DriveAllowlist as DriveAllowlist
+    from patchbay.scope import Filtered as Filtered
+    from patchbay.scope import Kind as Kind
+    from patchbay.scope import OutOfScope as OutOfScope
+    from patchbay.scope import RepoAllowlist as RepoAllowlist
+    from patchbay.scope import within as within
     from patchbay.settings import ConnectorSettings as ConnectorSettings
     from patchbay.settings import SettingsError as SettingsError
     from patchbay.untrusted import Cleaned as Cleaned

@@ -195,6 +195,8 @@ class Connector(Generic[SettingsT, StateT]):
     def build(self, settings: SettingsT) -> MCPServer[Runtime[SettingsT, StateT]]:
         """The SDK server for one run with `settings`."""
         runtime = self._runtime(settings)
+        for notice in settings.scope_notices():
+            logger.warning(notice)
         auth = None
         if settings.transport == "http":
             from patchbay.auth import verifier_for  # JWT support costs start-up time stdio never needs

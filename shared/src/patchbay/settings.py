@@ -10,10 +10,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -31,6 +31,15 @@ def _split_csv(value: Any) -> Any:
 
 CommaList = Annotated[list[str], NoDecode]
 SecretList = Annotated[list[SecretStr], NoDecode]
+
+
+@runtime_checkable
+class _Scoped(Protocol):
+    """A setting value that names itself in its messages: a `patchbay.scope.Allowlist`."""
+
+    def bound(self, setting: str, opt_out: str | None, everything: bool) -> Any: ...
+
+    def startup_notice(self) -> str | None: ...
 
 
 class ConnectorSettings(BaseSettings):
@@ -124,6 +133,29 @@ class ConnectorSettings(BaseSettings):
                 "must be an http:// or https:// URL with a host and no query, e.g. https://mcp.example.com/mcp"
             )
         return value
+
+    @model_validator(mode="after")
+    def _bind_allowlists(self) -> ConnectorSettings:
+        """Tell each allowlist its variable and its `--all-<field>` opt-out (a bool field `all_<field>`)."""
+        fields = type(self).model_fields
+        for name in fields:
+            value = getattr(self, name)
+            if isinstance(value, _Scoped):
+                opt = f"all_{name}"
+                has_opt = opt in fields
+                flag = f"--{opt.replace('_', '-')}" if opt in self.cli_flags else f"{self.env_name(opt)}=1"
+                everything = bool(getattr(self, opt)) if has_opt else bool(getattr(value, "everything", False))
+                setattr(self, name, value.bound(self.env_name(name), flag if has_opt else None, everything))
+        return self
+
+    def scope_notices(self) -> list[str]:
+        """Start-up warnings about scopes: an allowlist that admits nothing, or an `--all-<things>` opt-out."""
+        notices = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, _Scoped) and (notice := value.startup_notice()) is not None:
+                notices.append(notice)
+        return notices
 
     @property
     def is_loopback(self) -> bool:

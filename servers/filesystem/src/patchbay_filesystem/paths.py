@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from patchbay import InvalidArgument, ToolError
+from patchbay import OutOfScope as ScopeError
+from patchbay.scope import within
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40
@@ -33,16 +35,14 @@ class Root:
 
     def contains(self, path: str) -> bool:
         """Whether the normalised absolute `path` is this directory or inside it (whole components)."""
-        return path == self.path or path.startswith(self.path.rstrip("/") + "/")
+        return within(path, self.path)
 
 
-class OutOfScope(ToolError):
+class OutOfScope(ScopeError):
     """A path outside the allowed directories. Says nothing about what is there."""
 
     def __init__(self, raw: str) -> None:
-        super().__init__(
-            f"Access denied: {raw!r} is outside the allowed directories (list_allowed_directories shows them)."
-        )
+        super().__init__(raw, "directories", "list_allowed_directories shows them")
 
 
 class NotFound(ToolError):
