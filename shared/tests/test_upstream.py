@@ -305,6 +305,12 @@ async def test_a_connector_tool_uses_its_runtimes_workers_mappers_and_settings()
     )
 
 
+def test_the_service_name_comes_from_the_policy_unless_given() -> None:
+    assert upstream(retry=RetryPolicy(service="GitHub")).retry.service == "GitHub"
+    assert upstream(retry=RetryPolicy(service="GitHub"), service="Slack").service == "Slack"
+    assert upstream().service == "The upstream service"
+
+
 def test_upstream_of_takes_the_policy_and_deadline_from_the_settings() -> None:
     settings = ConnectorSettings(retry_attempts=4, retry_max_wait_seconds=9, upstream_timeout_seconds=42)
     # upstream_of reads runtime_of(ctx): the request's lifespan context (a Runtime in a real server)

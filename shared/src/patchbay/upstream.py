@@ -41,13 +41,14 @@ class Upstream:
         *,
         retry: RetryPolicy | None = None,
         deadline: float | None = None,
-        service: str = "The upstream service",
+        service: str | None = None,
     ) -> None:
         self.workers = workers
         self.errors = errors
-        self.retry = (retry or RetryPolicy()).for_service(service)
+        policy = retry or RetryPolicy()
+        self.retry = policy.for_service(service) if service is not None else policy
         self.deadline = deadline
-        self.service = service
+        self.service = self.retry.service
 
     async def call(self, fn: Callable[..., T], *args: Any, deadline: float | None = None, what: str = "") -> T:
         """`fn(*args)` in a worker thread; its result, or a `ToolError` saying what went wrong.
