@@ -52,6 +52,23 @@ async def test_a_restarted_server_is_reconnected_transparently(postgres: Any, er
     assert second.structured_content != first.structured_content  # a new connection
 
 
+async def test_reconnecting_follows_the_shared_retry_policy(postgres: Any) -> None:
+    if not hasattr(postgres, "pid"):
+        pytest.skip("PATCHBAY_TEST_POSTGRES_DSN points at a server the suite did not start")
+    # retry_attempts=1: never retried, so the read on the pooled connection the restart killed fails
+    async with connect(connector, {"dsn": postgres.dsn(), "retry_attempts": 1}) as client:
+        first = await client.call_tool("execute_sql", {"sql": "select 1"})
+        postgres.restart()
+        lost = await client.call_tool("execute_sql", {"sql": "select 1"})
+        again = await client.call_tool("execute_sql", {"sql": "select 1"})  # the dead connection was dropped
+    assert not first.is_error
+    assert lost.is_error
+    assert lost.content[0].text == (
+        "Could not reach the database; check that it is running and reachable, then try again."
+    )
+    assert not again.is_error, again.content[0].text
+
+
 async def test_a_write_after_a_restart_gets_a_fresh_connection(postgres: Any, db: str) -> None:
     if not hasattr(postgres, "pid"):
         pytest.skip("PATCHBAY_TEST_POSTGRES_DSN points at a server the suite did not start")

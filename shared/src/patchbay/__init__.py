@@ -55,6 +55,12 @@ _EXPORTS = {
     "OutOfScope": "patchbay.scope",
     "RepoAllowlist": "patchbay.scope",
     "within": "patchbay.scope",
+    # upstream calls and retries (issue 10)
+    "RateLimited": "patchbay.retry",
+    "RetryPolicy": "patchbay.retry",
+    "PerThread": "patchbay.upstream",
+    "Upstream": "patchbay.upstream",
+    "upstream_of": "patchbay.upstream",
 }
 
 if TYPE_CHECKING:
@@ -77,6 +83,8 @@ if TYPE_CHECKING:
     from patchbay.pagination import Cursor as Cursor
     from patchbay.pagination import Page as Page
     from patchbay.pagination import Paginated as Paginated
+    from patchbay.retry import RateLimited as RateLimited
+    from patchbay.retry import RetryPolicy as RetryPolicy
     from patchbay.runtime import Runtime as Runtime
     from patchbay.runtime import connection_of as connection_of
     from patchbay.runtime import runtime_of as runtime_of
@@ -95,6 +103,9 @@ if TYPE_CHECKING:
     from patchbay.untrusted import Untrusted as Untrusted
     from patchbay.untrusted import clean_fields as clean_fields
     from patchbay.untrusted import clean_untrusted as clean_untrusted
+    from patchbay.upstream import PerThread as PerThread
+    from patchbay.upstream import Upstream as Upstream
+    from patchbay.upstream import upstream_of as upstream_of
     from patchbay.workers import Progress as Progress
     from patchbay.workers import WorkCancelled as WorkCancelled
     from patchbay.workers import checkpoint as checkpoint

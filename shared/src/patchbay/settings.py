@@ -10,11 +10,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from patchbay.retry import RetryPolicy
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -119,6 +122,29 @@ class ConnectorSettings(BaseSettings):
         description="Remove hidden text (invisible Unicode tag, zero-width and bidi control characters, HTML "
         "comments) from text written by others before the model reads it; the result says what was removed.",
     )
+    retry_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Tries of one upstream call in all (1: never retried). Only reads and idempotent writes "
+        "are retried, never a write that could happen twice.",
+    )
+    retry_max_wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        description="The longest total wait between the tries of one upstream call; a rate limit that resets "
+        "later is reported (which limit, when it resets) instead of waited for.",
+    )
+    retry_idempotent_writes: bool = Field(
+        True, description="Retry idempotent writes (PUT, DELETE) like reads; off: writes get one attempt."
+    )
+    upstream_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="Deadline of one upstream call, retries and their waits included.",
+    )
 
     _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)
 
@@ -184,6 +210,12 @@ class ConnectorSettings(BaseSettings):
                 ) from None
             tokens += [SecretStr(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
         return tokens
+
+    def retry_policy(self, service: str = "The upstream service") -> RetryPolicy:
+        """The retry policy these settings describe, naming `service` in its errors."""
+        from patchbay.retry import RetryPolicy
+
+        return RetryPolicy.from_settings(self, service)
 
     def secret_values(self) -> Iterator[str]:
         """Every secret this configuration holds, so logs and results can be scrubbed of them."""

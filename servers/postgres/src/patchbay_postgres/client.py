@@ -1,12 +1,15 @@
 """Connections to the configured databases: one psycopg pool each, values made JSON-safe.
 
 After a server restart or a dropped connection, a read-only call that fails for that
-reason is tried once more on a fresh connection; a write checks its connection first.
+reason is tried again on a fresh connection, as often and as long as the shared retry
+policy allows (`retry_attempts`, `retry_max_wait_seconds`); a write is never retried
+(it checks its connection first).
 Every session gets a server-side statement timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import decimal
@@ -38,8 +41,8 @@ _AS_TEXT = ("numeric", "interval", "money", "int4range", "int8range", "numrange"
 class Database:
     """One configured database and its pools.
 
-    Reads are retried once if their connection turns out dead, so their pool skips the
-    check round trip; writes are not retried, so theirs checks a connection before lending it.
+    Reads are retried (within the retry policy) if their connection turns out dead, so their
+    pool skips the check round trip; writes are not retried, so theirs checks a connection before lending it.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Databases:
 
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
+        self.retry = settings.retry_policy("PostgreSQL")
         # synchronize_seqscans off: a page re-runs its query, and a synchronized scan would
         # start where another scan of the same big table happens to be, skipping rows.
         options = (
@@ -128,18 +132,24 @@ class Databases:
                 yield conn
 
     async def read(self, name: str | None, work: Callable[[AsyncConnection[TupleRow]], Awaitable[T]]) -> T:
-        """Run `work` in a read-only transaction; retried once if the connection was lost."""
-        for attempt in (1, 2):
+        """Run `work` in a read-only transaction; retried on a fresh connection if the connection was lost.
+
+        How often and how long between tries is the shared retry policy's (`retry_attempts`,
+        `retry_max_wait_seconds`): the first retry at once, later ones after a backoff.
+        """
+        delays = self.retry.retry_delays()
+        while True:
             try:
                 async with self.transaction(name, read_only=True) as conn:
                     return await work(conn)
             except (PoolTimeout, psycopg.errors.QueryCanceled):
                 raise  # already waited (for a connection, or for the statement timeout)
             except psycopg.OperationalError:
-                if attempt == 2:
+                wait = next(delays, None)
+                if wait is None:
                     raise
-                logger.info("connection to %r lost; retrying once", name or self.names[0])
-        raise AssertionError("unreachable")
+                logger.info("connection to %r lost; retrying in %.1f s", name or self.names[0], wait)
+                await asyncio.sleep(wait)
 
 
 async def role_warnings(settings: PostgresSettings) -> list[str]:
