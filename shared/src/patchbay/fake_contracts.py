@@ -310,8 +310,9 @@ class OpenAPIContract:
 
     def check_response(self, request: FakeRequest, response: Response) -> list[str]:
         path = self._path(request)
-        if path is None:
-            return []
+        operation = None if path is None else self._operation(request.method, path)
+        if path is None or operation is None:
+            return []  # the request side has said so
         what = f"{self.name} {request.method} {request.path} → {response.status}"
         with self._lock:
             errors = list(
@@ -321,8 +322,7 @@ class OpenAPIContract:
                 )
             )
         found = [line for e in errors for line in self._describe(e, f"{what} body")]
-        operation = self._operation(request.method, path)
-        if operation is None or not response.body or not _is_json(response.content_type):
+        if not response.body or not _is_json(response.content_type):
             return found
         responses = operation[1].get("responses", {})
         status = str(response.status)
