@@ -425,6 +425,7 @@ def test_a_request_outside_the_github_description_is_caught(github_description: 
     with fake:
         call(fake, "GET", "/repos/octocat/Hello-World/invented-endpoint")
         call(fake, "GET", "/repos/octocat/nope")  # documented 404: fine
+        call(fake, "GET", "/repos/octocat/Hello-World/contents/docs/guide/a.md")  # {path} takes slashes: fine
         found = fake.violations
         fake.clear()
     assert len(found) == 1

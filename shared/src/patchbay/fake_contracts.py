@@ -222,14 +222,23 @@ class OpenAPIContract:
     finds fields the documented schemas do not declare.
 
     `prefix` is a path prefix the fake serves under and the description does not have (e.g.
-    `/api/v3` for a GitHub Enterprise-style base URL)."""
+    `/api/v3` for a GitHub Enterprise-style base URL). A path parameter named in `slash_params`
+    that ends a path may hold slashes (`/repos/{owner}/{repo}/contents/{path}` takes `a/b.txt`)."""
 
-    def __init__(self, description: Mapping[str, Any], *, name: str = "OpenAPI", prefix: str = "") -> None:
+    def __init__(
+        self,
+        description: Mapping[str, Any],
+        *,
+        name: str = "OpenAPI",
+        prefix: str = "",
+        slash_params: Iterable[str] = ("path", "ref", "branch"),
+    ) -> None:
         from openapi_core import OpenAPI
         from openapi_core.configurations import Config
 
         self.name = name
         self.prefix = prefix.rstrip("/")
+        self.slash_params = frozenset(slash_params)
         self._description = description
         servers = description.get("servers") or [{"url": "http://localhost"}]
         self._host_url = str(servers[0]["url"]).rstrip("/")
@@ -240,7 +249,13 @@ class OpenAPIContract:
         paths = []
         for template in description.get("paths", {}):
             regex, params = _template_regex(template)
-            paths.append((params, template, regex))
+            # GitHub takes slashes in some last parameters (contents paths, refs, branch names).
+            tail = None
+            last = re.search(r"\{([^}]+)\}$", template)
+            if last is not None and last.group(1) in self.slash_params:
+                head = template[: template.rindex("{")]
+                tail = re.compile(_template_regex(head)[0].pattern + "(?P<tail>.+)")
+            paths.append((params, template, regex, tail))
         self._paths = sorted(paths, key=lambda p: p[0])
 
     def _path(self, request: FakeRequest) -> str | None:
@@ -263,12 +278,20 @@ class OpenAPIContract:
             node = self._resolve(str(node["$ref"]))
         return node
 
-    def _operation(self, method: str, path: str) -> tuple[str, Mapping[str, Any]] | None:
-        for _, template, regex in self._paths:
+    def _operation(self, method: str, path: str) -> tuple[str, Mapping[str, Any], str] | None:
+        """(template, operation, the path for openapi-core): a last parameter that spans
+        slashes is given to openapi-core with them encoded, as its templates take one segment."""
+        for _, template, regex, _ in self._paths:
             if regex.fullmatch(path):
                 operation = self._description["paths"][template].get(method.lower())
                 if operation is not None:
-                    return template, operation
+                    return template, operation, path
+        for _, template, _, tail in self._paths:
+            found = tail.fullmatch(path) if tail is not None else None
+            if found is not None:
+                operation = self._description["paths"][template].get(method.lower())
+                if operation is not None:
+                    return template, operation, path[: found.start("tail")] + found["tail"].replace("/", "%2F")
         return None
 
     @staticmethod
@@ -297,10 +320,11 @@ class OpenAPIContract:
         what = f"{self.name} {request.method} {request.path}"
         if path is None:
             return [f"{what}: outside the prefix {self.prefix!r} the fake serves the description under"]
-        with self._lock:
-            errors = list(self._app.iter_request_errors(_OpenAPIRequest(request, self._host_url, path)))
-        found = [line for e in errors for line in self._describe(e, f"{what} request")]
         operation = self._operation(request.method, path)
+        seen_as = path if operation is None else operation[2]
+        with self._lock:
+            errors = list(self._app.iter_request_errors(_OpenAPIRequest(request, self._host_url, seen_as)))
+        found = [line for e in errors for line in self._describe(e, f"{what} request")]
         if operation is not None and request.body and _is_json(request.content_type):
             body = self._deref(operation[1].get("requestBody"))
             schema = self._schema_for(body.get("content") if isinstance(body, Mapping) else None, request.content_type)
@@ -317,7 +341,7 @@ class OpenAPIContract:
         with self._lock:
             errors = list(
                 self._app.iter_response_errors(
-                    _OpenAPIRequest(request, self._host_url, path),
+                    _OpenAPIRequest(request, self._host_url, operation[2]),
                     _OpenAPIResponse(response),
                 )
             )
