@@ -483,9 +483,12 @@ class FakeService:
         return response
 
     def _find_route(self, request: FakeRequest) -> _Route | None:
+        methods = {request.method}
+        if request.method == "HEAD" and not any(r.method == "HEAD" for r in self._routes):
+            methods.add("GET")  # HEAD is GET without the body, unless the fake routes HEAD itself
         candidates = []
         for candidate in self._routes:
-            if candidate.method != request.method:
+            if candidate.method not in methods:
                 continue
             params = candidate.pattern.match(request.path)
             if params is not None:
