@@ -6,6 +6,8 @@
 `http_server` starts the real console script on a free 127.0.0.1 port and stops it
 afterwards; `stdio_server` gives the parameters to launch it over stdio.
 `nginx_round_robin` puts a private nginx in front of several such servers.
+`FakeService` (patchbay.fakes) is the loopback HTTP fake base for upstream services, checked
+against official API descriptions by the contracts in patchbay.fake_contracts.
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters
 
 from patchbay.connector import Connector
+from patchbay.fake_contracts import DescriptionMissing as DescriptionMissing
+from patchbay.fake_contracts import DiscoveryContract as DiscoveryContract
+from patchbay.fake_contracts import OpenAPIContract as OpenAPIContract
+from patchbay.fake_contracts import drive_contract as drive_contract
+from patchbay.fake_contracts import drive_discovery_document as drive_discovery_document
+from patchbay.fake_contracts import github_contract as github_contract
+from patchbay.fake_contracts import github_contract_or_skip as github_contract_or_skip
+from patchbay.fake_contracts import github_description_path as github_description_path
+from patchbay.fakes import Contract as Contract
+from patchbay.fakes import ContractViolation as ContractViolation
+from patchbay.fakes import FakeRequest as FakeRequest
+from patchbay.fakes import FakeService as FakeService
+from patchbay.fakes import Fault as Fault
+from patchbay.fakes import Response as Response
+from patchbay.fakes import json_response as json_response
+from patchbay.fakes import route as route
+from patchbay.fakes import text_response as text_response
 
 ERAS = ("legacy", "2026-07-28")
 """The two protocol eras every behaviour is tested in: the handshake era and 2026-07-28."""
