@@ -22,6 +22,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from patchbay.model_text import items_text, more
+
 T = TypeVar("T")
 
 Cursor = Annotated[
@@ -47,6 +49,10 @@ class Page(Paginated, Generic[T]):
     """One page of results; pass `next_cursor` back as `cursor` to get the next one."""
 
     items: list[T]
+
+    def model_text(self) -> str:
+        """The items (their own rendering, or a table), then how to get the next page."""
+        return items_text(self.items) + more(self.next_cursor)
 
 
 class InvalidCursor(ValueError):
