@@ -365,7 +365,7 @@ def shrink(data: Any, budget: int) -> tuple[Any, list[Cut]]:
         target = max(0, node_size - (size - budget))
         if isinstance(node, str):
             raw = node.encode()
-            kept = _cut_text(node, max(0, len(raw) - (node_size - target)))
+            kept = _cut_text(node, len(raw) * target // max(1, node_size))  # escapes make JSON longer
             total = cuts[path].total if path in cuts else len(raw)
             cut = Cut(path, len(kept.encode()), total, "bytes")
             new: Any = kept
@@ -444,6 +444,14 @@ def _cut_text(text: str, budget: int) -> str:
     return kept[: line_end + 1] if line_end >= len(kept) * 0.9 else kept
 
 
+def _fit_text(text: str, budget: int) -> str:
+    """The start of `text` whose JSON string fits `budget` bytes."""
+    kept = _cut_text(text, budget)
+    while kept and json_size(kept) > budget:
+        kept = _cut_text(kept, len(kept.encode()) * budget // json_size(kept) - 1)
+    return kept
+
+
 def _replace(data: Any, path: str, new: Any) -> Any:
     """A copy of `data` with the node at `path` replaced (copies only along the path)."""
     if not path:
@@ -491,30 +499,39 @@ def fit_result(
     if size <= limit or result.is_error:
         return result
     room = max(0, limit - 400)  # the note and the flag
-    structured = result.structured_content
+    original = result.structured_content
+    structured = original
     cuts: list[Cut] = []
     texts = [block for block in result.content if isinstance(block, types.TextContent)]
-    text_size = sum(len(block.text.encode()) for block in texts)
-    if structured is not None:
-        share = json_size(structured)
+    text_size = sum(json_size(block.text) for block in texts)
+    rendered: str | None = None
+    if original is not None:
+        share = json_size(original)
         budget = int(room * share / max(1, share + text_size)) if texts else room
-        structured, cuts = shrink(structured, budget)
+        for _ in range(6):  # the text made again from cut data may not fit at first: cut deeper
+            structured, cuts = shrink(original, budget)
+            if rerender is None or not cuts:
+                break
+            rendered = rerender(structured)
+            total = json_size(structured) + json_size(rendered) + text_size - json_size(texts[0].text)
+            if total <= room:
+                break
+            budget = int(budget * room / total * 0.95)
     blocks: list[types.ContentBlock] = []
     left_out: list[str] = []
     used = json_size(structured) if structured is not None else 0
-    rendered = rerender(structured) if rerender is not None and cuts else None
     for block in result.content:
         if isinstance(block, types.TextContent):
             text = block.text
             if rendered is not None:
                 text, rendered = rendered, None  # the model's text, made again from the cut data
-            avail = max(0, room - used - 40)
-            if len(text.encode()) > avail:
-                original = len(text.encode())
-                text = _cut_text(text, avail)
-                cuts.append(Cut(f"content[{len(blocks)}].text", len(text.encode()), original, "bytes"))
+            avail = max(0, room - used)
+            if json_size(text) > avail:
+                whole = len(text.encode())
+                text = _fit_text(text, avail)
+                cuts.append(Cut(f"content[{len(blocks)}].text", len(text.encode()), whole, "bytes"))
             blocks.append(block.model_copy(update={"text": text}))
-            used += len(text.encode()) + 40
+            used += json_size(text) + 30
             continue
         block_size = json_size(block.model_dump(mode="json", by_alias=True, exclude_none=True))
         if used + block_size > room:
