@@ -2,12 +2,15 @@
 
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
 from patchbay.testing import ERAS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from fs_observe import ...`
 
 
 @pytest.fixture

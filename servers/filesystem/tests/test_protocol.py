@@ -3,12 +3,14 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import anyio
 import mcp_types as types
 import pytest
+from fs_observe import inotify_instances, seconds_until_idle, wait_until
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
@@ -178,7 +180,15 @@ def test_client_roots_setting_from_flag_and_environment(tree: Path) -> None:
     assert "'intersect' or 'ignore'" in bad.stderr
 
 
-async def test_long_walks_report_progress(tree: Path, era: str) -> None:
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("directory_tree", {"path": "many", "max_entries": 5000}),
+        ("search_files", {"path": "many", "pattern": "*.absent"}),
+        ("search_file_contents", {"path": "many", "query": "absent"}),
+    ],
+)
+async def test_long_walks_report_progress(tree: Path, era: str, tool: str, args: dict[str, Any]) -> None:
     for i in range(30):
         folder = tree / "many" / f"d{i}"
         folder.mkdir(parents=True)
@@ -190,24 +200,51 @@ async def test_long_walks_report_progress(tree: Path, era: str) -> None:
         updates.append(done)
 
     async with connect(connector, {"roots": [str(tree)]}, era=era) as client:
-        result = await client.call_tool(
-            "directory_tree", {"path": "many", "max_entries": 5000}, progress_callback=progress
-        )
+        result = await client.call_tool(tool, args, progress_callback=progress)
     assert not result.is_error
-    assert updates[:1] == [2000.0]
+    assert updates == [2000.0]  # 3,030 entries: one report, from the worker thread
 
 
-async def test_a_cancelled_search_leaves_the_server_responsive(tree: Path) -> None:
-    for i in range(40):
+async def test_a_cancelled_search_stops_and_frees_its_worker(tree: Path) -> None:
+    """The search stops at its next checkpoint: its worker slot is free and the process idle within 1 s."""
+    for i in range(40):  # 40,000 files of 200 lines, hard links of one file each: cheap to make, slow to search
         folder = tree / "big" / f"d{i}"
         folder.mkdir(parents=True)
-        for j in range(100):
-            (folder / f"f{j}.txt").write_text("needle\n" * 50)
-    async with connect(connector, {"roots": [str(tree)]}, era="legacy") as client:
-        with anyio.move_on_after(0.05):
-            await client.call_tool("search_file_contents", {"query": "absent", "path": "big"})
+        (folder / "f0").write_text("needle in a haystack\n" * 200)
+        for j in range(1, 1000):
+            os.link(folder / "f0", folder / f"f{j}")
+    server = connector.build(connector.load_settings({"roots": [str(tree)]}))
+    workers = server.settings.lifespan.__self__.workers  # type: ignore[union-attr]
+    progress: list[tuple[float, float]] = []
+    async with Client(server, mode="legacy") as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_search_everything, client, progress)
+            began = time.perf_counter()
+            await wait_until(lambda: bool(progress), 20)  # the first report comes after 2,000 entries
+            busy_while_searching = workers.busy
+            group.cancel_scope.cancel()  # the client sends notifications/cancelled
+            cancelled_at = time.perf_counter()
+        await wait_until(lambda: workers.busy == 0, 5)
+        freed_after = time.perf_counter() - cancelled_at
+        stopped_after = await seconds_until_idle(os.getpid(), cancelled_at)
         after = await client.call_tool("read_text_file", {"path": "README.md"})
+    searched, at = progress[-1]
+    left = (40_040 - searched) / (searched / (at - began))  # seconds the search would still have run
+    assert left > 2, f"the search was nearly done ({left:.1f} s left): its stop would not show"
+    assert busy_while_searching == 1
+    print(f"cancelled search: idle after {stopped_after * 1000:.0f} ms, slot free after {freed_after * 1000:.0f} ms")
+    assert stopped_after < 1.0  # a search that ran on would keep the process busy for seconds
+    # The base frees a slot after 1 s even if its thread runs on; sooner means the thread ended.
+    assert freed_after < 1.0
     assert not after.is_error
+
+
+async def _search_everything(client: Client, progress: list[tuple[float, float]]) -> None:
+    async def record(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, time.perf_counter()))
+
+    args = {"query": "absent", "case_sensitive": False, "path": "big"}  # every line of every file is matched
+    await client.call_tool("search_file_contents", args, progress_callback=record)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -259,9 +296,11 @@ async def test_directories_can_come_from_the_environment(tree: Path, tmp_path: P
 
 async def test_watchers_stop_when_the_server_shuts_down(tree: Path) -> None:
     server = connector.build(connector.load_settings({"roots": [str(tree)]}))
-    runtime = server.settings.lifespan.__self__  # type: ignore[union-attr]
+    before = inotify_instances()
     async with Client(server, mode="legacy") as client:
         await client.subscribe_resource(f"file://{tree}/README.md")
-        assert runtime.state.watchers.watched == [f"file://{tree}/README.md"]
-        watchers = runtime.state.watchers
-    assert watchers.watched == []
+        await client.subscribe_resource(f"file://{tree}/docs")
+        # One watcher each, once their threads have started.
+        await wait_until(lambda: inotify_instances() == before + 2, 5)
+    # The kernel's view: when the server stopped, each watcher closed its inotify instance.
+    await wait_until(lambda: inotify_instances() == before, 2)

@@ -123,8 +123,10 @@ async def test_list_directory_with_types_sizes_sorting_and_pages(tree: Path, era
     assert by_name["src"]["type"] == "directory"
     assert by_name["main-link.py"]["type"] == "symlink"
     assert by_name["README.md"]["size"] == 38
-    biggest = await data(tree, era, "list_directory", path=".", sort="size", reverse=True, limit=1)
-    assert biggest["items"][0]["name"] == "src" or biggest["items"][0]["size"] >= by_name["README.md"]["size"]
+    by_size = await data(tree, era, "list_directory", path=".", sort="size", reverse=True)
+    expected = sorted(by_name, key=lambda name: (by_name[name]["size"], name), reverse=True)
+    assert expected != sorted(by_name, reverse=True)  # so sorting by name could not pass for sorting by size
+    assert [e["name"] for e in by_size["items"]] == expected
     names = []
     cursor = None
     async with connect(connector, {"roots": [str(tree)]}, era=era) as client:
@@ -135,14 +137,16 @@ async def test_list_directory_with_types_sizes_sorting_and_pages(tree: Path, era
             cursor = page.structured_content["next_cursor"]
             if cursor is None:
                 break
+        first = await client.call_tool("list_directory", {"path": ".", "limit": 3})
+        assert first.structured_content is not None
+        issued = first.structured_content["next_cursor"]  # a real cursor, for path "."
         forged = await client.call_tool("list_directory", {"cursor": "3"})
-        other = await client.call_tool(
-            "list_directory", {"path": "src", "cursor": page.structured_content["next_cursor"] or cursor or "x"}
-        )
+        other = await client.call_tool("list_directory", {"path": "src", "cursor": issued})
     assert names == sorted(by_name)
     assert forged.is_error
     assert "Invalid argument 'cursor'" in forged.content[0].text
     assert other.is_error
+    assert "this cursor belongs to a different query" in other.content[0].text
 
 
 async def test_directory_tree_depth_entries_exclusions_and_links(tree: Path, era: str) -> None:
@@ -226,6 +230,34 @@ async def test_search_file_contents_like_grep(tree: Path, era: str) -> None:
     capped = await data(tree, era, "search_file_contents", query="line", max_matches=5)
     assert (len(capped["matches"]), capped["truncated"]) == (5, True)
     assert "not a valid regular expression" in await error(tree, era, "search_file_contents", query="(", regex=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "feature"),
+    [
+        (r"(\w+) \1", "backreferences (\\1, (?P=name))"),
+        (r"TODO(?=:)", "lookahead and lookbehind ((?=...), (?!...), (?<=...), (?<!...))"),
+        (r"(?<!# )TODO", "lookahead and lookbehind ((?=...), (?!...), (?<=...), (?<!...))"),
+    ],
+)
+async def test_search_file_contents_refuses_what_linear_matching_cannot_do(
+    tree: Path, era: str, query: str, feature: str
+) -> None:
+    message = await error(tree, era, "search_file_contents", query=query, regex=True)
+    assert message.startswith(
+        f"Invalid argument 'query': uses {feature}, which this server's regular-expression engine (RE2) "
+        "does not support: it matches in time linear in the text, so no query can stall the server ("
+    ), message
+
+
+async def test_search_file_contents_speaks_re2_syntax(tree: Path, era: str) -> None:
+    # Python-only syntax RE2 lacks would be refused; RE2's own (\z, \pL, (?i)) works.
+    found = await data(tree, era, "search_file_contents", query=r"(?i)^todo:\s\pL+ docs\z", regex=True)
+    assert [(m["path"], m["line"]) for m in found["matches"]] == [(str(tree / "README.md"), 3)]
+    folded = await data(tree, era, "search_file_contents", query="intro LINE", case_sensitive=False)
+    assert [m["text"] for m in folded["matches"]] == ["Intro line"]
+    literal = await data(tree, era, "search_file_contents", query="def main():")  # not a pattern: '(' is text
+    assert [m["line"] for m in literal["matches"]] == [4]
 
 
 async def test_get_file_info_describes_without_following(tree: Path, era: str) -> None:

@@ -1,11 +1,15 @@
 """The write and destructive tools, read-only mode, and confirmation, in both eras."""
 
 import os
+import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
+from mcp.client.session import ClientRequestContext
 
 from patchbay.testing import Answer, connect
 from patchbay_filesystem.server import connector
@@ -199,9 +203,13 @@ async def test_delete_without_elicitation_is_refused(
 async def test_delete_directory_confirmation_counts_files_exactly(tree: Path, era: str) -> None:
     answer = Answer("accept")
     result = await run(tree, era, "delete_directory", {"path": "src", "recursive": True}, answer)
-    assert answer.questions == [
-        f"Delete the directory '{tree}/src' and everything in it: 2 files and 1 subdirectories? This cannot be undone."
-    ]
+    # The question ends with the fingerprint of the tree it describes (see test_confirmation_fingerprints.py).
+    assert len(answer.questions) == 1
+    assert re.fullmatch(
+        re.escape(f"Delete the directory '{tree}/src' and everything in it: 2 files and 1 subdirectories? ")
+        + r"This cannot be undone\. \(ref [0-9a-f]{8}\)",
+        answer.questions[0],
+    )
     assert result.structured_content is not None
     assert result.structured_content["result"] == {"path": str(tree / "src"), "files": 2, "directories": 1}
     assert not (tree / "src").exists()
@@ -229,3 +237,41 @@ async def test_delete_file_removes_a_link_not_its_target(tree: Path, era: str) -
     await run(tree, era, "delete_file", {"path": "main-link.py"})
     assert not os.path.lexists(tree / "main-link.py")
     assert (tree / "src/main.py").exists()
+
+
+@dataclass
+class AddsAFileBeforeTheFirstAnswer(Answer):
+    """Says yes to every question, but first, while the first one is open, adds a file to the tree."""
+
+    added: Path | None = None
+
+    async def __call__(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        if not self.questions and self.added is not None:
+            self.added.write_text("written while the user was deciding\n")
+        return await super().__call__(context, params)
+
+
+async def test_delete_directory_runs_only_what_the_user_confirmed(tree: Path, era: str) -> None:
+    answer = AddsAFileBeforeTheFirstAnswer(added=tree / "src" / "pkg" / "late.py")
+    result = await run(tree, era, "delete_directory", {"path": "src", "recursive": True}, answer)
+    first = f"Delete the directory '{tree}/src' and everything in it: 2 files and 1 subdirectories?"
+    second = f"Delete the directory '{tree}/src' and everything in it: 3 files and 1 subdirectories?"
+    if era == "legacy":
+        # One call, one question over the back-channel: the answer comes back to the call that
+        # asked, and the action, finding the tree no longer the one described, refuses.
+        assert [q.split(" This")[0] for q in answer.questions] == [first]
+        assert result.is_error
+        assert result.content[0].text == (
+            f"Refused: the directory '{tree}/src' changed after you confirmed, so what you confirmed is no "
+            "longer what would run. Nothing was done; call the tool again to confirm the current state."
+        )
+        assert sorted(p.name for p in (tree / "src").rglob("*")) == ["late.py", "main.py", "pkg", "util.py"]
+    else:
+        # 2026-07-28: the answer arrives with the call's retry, which runs the question function
+        # again. The tree changed, so the question (and its fingerprint) differ from the one
+        # answered; the SDK does not apply an answer to a different question and asks the new
+        # one. The second yes is to the tree as it now is, and that is what is deleted.
+        assert [q.split(" This")[0] for q in answer.questions] == [first, second]
+        assert result.structured_content is not None
+        assert result.structured_content["result"] == {"path": str(tree / "src"), "files": 3, "directories": 1}
+        assert not (tree / "src").exists()

@@ -146,27 +146,6 @@ def move(source: Located, destination: Located) -> None:
     raise OSError(code, os.strerror(code))
 
 
-def count_tree(entry: Located) -> tuple[int, int]:
-    """Files and directories below a directory (links counted as files, never followed)."""
-    files = directories = 0
-    stack = [entry.open_directory()]
-    while stack:
-        fd = stack.pop()
-        try:
-            for child in os.scandir(fd):
-                if child.is_dir(follow_symlinks=False):
-                    directories += 1
-                    try:
-                        stack.append(os.open(child.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd))
-                    except OSError:
-                        continue
-                else:
-                    files += 1
-        finally:
-            os.close(fd)
-    return files, directories
-
-
 def remove_tree(entry: Located) -> None:
     """Delete a directory and everything below it, descriptor-relative (shutil's safe rmtree)."""
     assert entry.name is not None

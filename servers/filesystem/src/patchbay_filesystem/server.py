@@ -1,4 +1,11 @@
-"""The filesystem connector's tools. Every path goes through the call's scope (`InScope`)."""
+"""The filesystem connector's tools. Every path goes through the call's scope (`InScope`).
+
+Every tool that touches the disk is a plain `def`: the base runs it in a worker thread
+under the `--workers` limit, so a long walk, a large read or a slow disk never holds up
+another client's calls. The scope is still resolved on the event loop first (`InScope`
+is async: it may ask the client for its roots). Walks and searches stop at the next
+entry or file once their call is cancelled (`patchbay.checkpoint`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,11 @@ import difflib
 import mimetypes
 import os
 import posixpath
-import re
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, unquote, urlparse
 
 import mcp_types as types
@@ -28,13 +34,19 @@ from patchbay import (
     InvalidArgument,
     MCPError,
     Page,
+    Progress,
+    Question,
     ResourceDenied,
     ResourceNotFound,
     Runtime,
     ToolError,
     __version__,
+    check_unchanged,
+    checkpoint,
+    fingerprint,
+    runtime_of,
 )
-from patchbay_filesystem import files
+from patchbay_filesystem import files, grep
 from patchbay_filesystem.paths import Located, NotFound, OutOfScope, locate, normalise, root_of
 from patchbay_filesystem.scope import (
     InScope,
@@ -47,7 +59,7 @@ from patchbay_filesystem.scope import (
 )
 from patchbay_filesystem.settings import FilesystemSettings
 from patchbay_filesystem.state import FilesystemState, filesystem_state
-from patchbay_filesystem.walk import Kind, Progress, kind_of, patterns, walk
+from patchbay_filesystem.walk import Found, Kind, Survey, kind_of, patterns, survey, walk
 
 connector: Connector[FilesystemSettings, FilesystemState] = Connector(
     "filesystem",
@@ -93,7 +105,7 @@ class TextFile(BaseModel):
 
 
 @connector.tool("read")
-async def read_text_file(
+def read_text_file(
     ctx: Context,
     scope: InScope,
     path: Path,
@@ -125,7 +137,7 @@ async def read_text_file(
 
 
 @connector.tool("read")
-async def read_media_file(ctx: Context, scope: InScope, path: Path) -> types.CallToolResult:
+def read_media_file(ctx: Context, scope: InScope, path: Path) -> types.CallToolResult:
     """Read an image or audio file as MCP image/audio content; other files as an embedded blob."""
     limit = _settings(ctx).max_media_bytes
     with locate(scope.roots, path) as entry:
@@ -163,7 +175,7 @@ class FilesRead(BaseModel):
 
 
 @connector.tool("read")
-async def read_multiple_files(
+def read_multiple_files(
     ctx: Context,
     scope: InScope,
     paths: Annotated[list[str], Field(min_length=1, max_length=100, description="Paths to read.")],
@@ -172,6 +184,7 @@ async def read_multiple_files(
     cap = _settings(ctx).max_read_bytes
     results = []
     for path in paths:
+        checkpoint()  # a cancelled call stops between files
         try:
             with locate(scope.roots, path) as entry:
                 data, _, truncated = files.read_bytes(entry, cap)
@@ -195,7 +208,7 @@ class DirectoryEntry(BaseModel):
 
 
 @connector.tool("read", paginated=True)
-async def list_directory(
+def list_directory(
     scope: InScope,
     path: Path = ".",
     sort: Annotated[Literal["name", "size", "modified"], Field(description="Order of the entries.")] = "name",
@@ -240,7 +253,7 @@ _MARKS = {"directory": "/", "symlink": "@", "other": "?", "file": ""}
 
 
 @connector.tool("read")
-async def directory_tree(
+def directory_tree(
     ctx: Context,
     scope: InScope,
     path: Path = ".",
@@ -251,22 +264,17 @@ async def directory_tree(
     """Show the tree below a directory, up to a depth and an entry count."""
     skip = patterns("exclude", exclude)
     children: dict[str, list[tuple[str, str]]] = {"": []}  # directory path -> (name + mark, path)
-    progress = Progress(ctx, "walked")
+    progress = Progress(ctx, "entries walked")
     truncated = False
-    with locate(scope.roots, path) as entry:
-        fd = entry.open_directory()
-        shown = entry.path
-        try:
-            async for found in walk(fd, progress=progress, max_depth=max_depth, exclude=skip):
-                if progress.count > max_entries:
-                    truncated = True
-                    break
-                parent = found.path.rpartition("/")[0]
-                children[parent].append((found.name + _MARKS[found.kind], found.path))
-                if found.kind == "directory":
-                    children[found.path] = []
-        finally:
-            os.close(fd)
+    with _walking(scope, path, progress, max_depth=max_depth, exclude=skip) as (shown, found_below):
+        for found in found_below:
+            if progress.count > max_entries:
+                truncated = True
+                break
+            parent = found.path.rpartition("/")[0]
+            children[parent].append((found.name + _MARKS[found.kind], found.path))
+            if found.kind == "directory":
+                children[found.path] = []
     lines: list[str] = []
     stack = [(item, 0) for item in reversed(children[""])]
     while stack:
@@ -274,6 +282,18 @@ async def directory_tree(
         lines.append("  " * depth + label)
         stack += [(item, depth + 1) for item in reversed(children.get(at, []) if label.endswith("/") else [])]
     return Tree(path=shown, tree="\n".join(lines), entries=len(lines), truncated=truncated)
+
+
+@contextmanager
+def _walking(scope: Scope, path: str, progress: Progress, **options: Any) -> Iterator[tuple[str, Iterator[Found]]]:
+    """The real path of a directory in scope and the walk below it, both closed when the block ends."""
+    with locate(scope.roots, path) as entry:
+        fd = entry.open_directory()
+        try:
+            with closing(walk(fd, progress=progress, **options)) as found_below:
+                yield entry.path, found_below
+        finally:
+            os.close(fd)
 
 
 class FileMatch(BaseModel):
@@ -284,7 +304,7 @@ class FileMatch(BaseModel):
 
 
 @connector.tool("read", paginated=True)
-async def search_files(
+def search_files(
     ctx: Context,
     scope: InScope,
     pattern: Annotated[
@@ -303,22 +323,17 @@ async def search_files(
     matches: list[FileMatch] = []
     seen = 0
     more = False
-    with locate(scope.roots, path) as entry:
-        fd = entry.open_directory()
-        base = entry.path
-        try:
-            async for found in walk(fd, progress=Progress(ctx, "searched"), exclude=skip):
-                if not wanted.match_file(f"{found.path}/" if found.kind == "directory" else found.path):
-                    continue
-                seen += 1
-                if seen <= already:
-                    continue
-                if len(matches) == max_results:
-                    more = True
-                    break
-                matches.append(FileMatch(path=f"{base.rstrip('/')}/{found.path}", type=found.kind))
-        finally:
-            os.close(fd)
+    with _walking(scope, path, Progress(ctx, "entries searched"), exclude=skip) as (base, found_below):
+        for found in found_below:
+            if not wanted.match_file(f"{found.path}/" if found.kind == "directory" else found.path):
+                continue
+            seen += 1
+            if seen <= already:
+                continue
+            if len(matches) == max_results:
+                more = True
+                break
+            matches.append(FileMatch(path=f"{base.rstrip('/')}/{found.path}", type=found.kind))
     return Page(items=matches, next_cursor=str(already + len(matches)) if more else None)
 
 
@@ -342,10 +357,17 @@ class ContentSearch(BaseModel):
 
 
 @connector.tool("read")
-async def search_file_contents(
+def search_file_contents(
     ctx: Context,
     scope: InScope,
-    query: Annotated[str, Field(min_length=1, description="Text to find (a regular expression with regex=true).")],
+    query: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="Text to find; with regex=true a regular expression in RE2 syntax "
+            "(no backreferences or lookaround: matching takes time linear in the text).",
+        ),
+    ],
     path: Path = ".",
     regex: bool = False,
     case_sensitive: bool = True,
@@ -356,36 +378,28 @@ async def search_file_contents(
     max_matches: Annotated[int, Field(ge=1, le=10_000)] = 200,
 ) -> ContentSearch:
     """Search the text of files below a directory, like grep; binary files are skipped."""
-    try:
-        needle = re.compile(query if regex else re.escape(query), 0 if case_sensitive else re.IGNORECASE)
-    except re.error as exc:
-        raise InvalidArgument("query", f"not a valid regular expression: {exc}") from None
+    needle = grep.compile_query(query, regex=regex, case_sensitive=case_sensitive)
     only = patterns("include", include)
     skip = patterns("exclude", exclude)
     cap = _settings(ctx).max_read_bytes * 8
     literal = query.encode() if not regex and case_sensitive else None
     matches: list[ContentMatch] = []
     searched = skipped = 0
-    with locate(scope.roots, path) as entry:
-        fd = entry.open_directory()
-        base = entry.path.rstrip("/")
-        try:
-            async for found in walk(fd, progress=Progress(ctx, "searched"), exclude=skip):
-                if found.kind != "file" or (only is not None and not only.match_file(found.path)):
-                    continue
-                data = _read_quietly(found.name, found.dir_fd, cap)
-                if data is None or files.is_binary(data):
-                    skipped += 1
-                    continue
-                searched += 1
-                if literal is not None and literal not in data:
-                    continue
-                room = min(max_matches_per_file, max_matches - len(matches))
-                matches += _matching_lines(f"{base}/{found.path}", data, needle, context_lines, room)
-                if len(matches) >= max_matches:
-                    break
-        finally:
-            os.close(fd)
+    with _walking(scope, path, Progress(ctx, "entries searched"), exclude=skip) as (base, found_below):
+        for found in found_below:  # each entry is a cancellation checkpoint: between files, too
+            if found.kind != "file" or (only is not None and not only.match_file(found.path)):
+                continue
+            data = _read_quietly(found.name, found.dir_fd, cap)
+            if data is None or files.is_binary(data):
+                skipped += 1
+                continue
+            searched += 1
+            if literal is not None and literal not in data:
+                continue
+            room = min(max_matches_per_file, max_matches - len(matches))
+            matches += _matching_lines(f"{base.rstrip('/')}/{found.path}", data, needle, context_lines, room)
+            if len(matches) >= max_matches:
+                break
     return ContentSearch(
         matches=matches, files_searched=searched, files_skipped=skipped, truncated=len(matches) >= max_matches
     )
@@ -404,23 +418,18 @@ def _read_quietly(name: str, dir_fd: int, cap: int) -> bytes | None:
         return file.read()
 
 
-def _matching_lines(shown: str, data: bytes, needle: re.Pattern[str], context: int, room: int) -> list[ContentMatch]:
+def _matching_lines(shown: str, data: bytes, needle: grep.Needle, context: int, room: int) -> list[ContentMatch]:
     lines = data.decode("utf-8", errors="replace").splitlines()
-    found = []
-    for number, line in enumerate(lines):
-        if needle.search(line):
-            found.append(
-                ContentMatch(
-                    path=shown,
-                    line=number + 1,
-                    text=line,
-                    before=lines[max(0, number - context) : number],
-                    after=lines[number + 1 : number + 1 + context],
-                )
-            )
-            if len(found) == room:
-                break
-    return found
+    return [
+        ContentMatch(
+            path=shown,
+            line=number + 1,
+            text=lines[number],
+            before=lines[max(0, number - context) : number],
+            after=lines[number + 1 : number + 1 + context],
+        )
+        for number in grep.matching_lines(lines, needle, room)
+    ]
 
 
 class FileInfo(BaseModel):
@@ -439,7 +448,7 @@ class FileInfo(BaseModel):
 
 
 @connector.tool("read")
-async def get_file_info(scope: InScope, path: Path) -> FileInfo:
+def get_file_info(scope: InScope, path: Path) -> FileInfo:
     """Describe a file, directory or link: type, size, times, permissions, owner."""
     with locate(scope.roots, path, follow=False) as entry:
         info = entry.lstat()
@@ -508,7 +517,7 @@ class Written(BaseModel):
 
 
 @connector.tool("write", idempotent=True)
-async def write_file(
+def write_file(
     scope: InScope,
     path: Path,
     content: Annotated[str, Field(description="The file's new content.")],
@@ -542,7 +551,7 @@ class Edited(BaseModel):
 
 
 @connector.tool("write")
-async def edit_file(
+def edit_file(
     ctx: Context,
     scope: InScope,
     path: Path,
@@ -587,7 +596,7 @@ class DirectoryCreated(BaseModel):
 
 
 @connector.tool("write", idempotent=True)
-async def create_directory(scope: InScope, path: Path) -> DirectoryCreated:
+def create_directory(scope: InScope, path: Path) -> DirectoryCreated:
     """Create a directory, and any missing parents; succeeds if it already exists."""
     full = normalise(scope.roots, path)
     root = root_of(scope.roots, full)
@@ -627,7 +636,7 @@ class Copied(BaseModel):
 
 
 @connector.tool("write")
-async def copy_file(scope: InScope, source: Path, destination: Path) -> Copied:
+def copy_file(scope: InScope, source: Path, destination: Path) -> Copied:
     """Copy a file to a new path; fails if the destination exists (never overwrites)."""
     with (
         locate(scope.roots, source) as src,
@@ -645,7 +654,7 @@ class Moved(BaseModel):
 
 
 @connector.tool("write")
-async def move_file(scope: InScope, source: Path, destination: Path) -> Moved:
+def move_file(scope: InScope, source: Path, destination: Path) -> Moved:
     """Move or rename a file or directory; fails if the destination exists (never overwrites)."""
     with (
         locate(scope.roots, source, follow=False) as src,
@@ -675,7 +684,7 @@ def _describe(mode: int) -> str:
 
 
 @connector.tool("destructive", confirm=_file_question)
-async def delete_file(scope: InScope, path: Path) -> DeletedFile:
+def delete_file(scope: InScope, path: Path) -> DeletedFile:
     """Delete one file (or symbolic link). The user is asked to confirm first."""
     with locate(scope.roots, path, follow=False) as entry:
         if entry.name is None or stat.S_ISDIR(entry.lstat().st_mode):
@@ -692,18 +701,35 @@ class DeletedDirectory(BaseModel):
     directories: int
 
 
-def _directory_question(scope: InScope, path: str, recursive: bool = False) -> str:
+def _directory_question(ctx: Context, scope: InScope, path: str, recursive: bool = False) -> Question:
+    """The question names what the directory holds; its fingerprint covers every path below it."""
     with locate(scope.roots, path, follow=False) as entry:
         _check_directory(entry, path)
-        files_below, directories_below = files.count_tree(entry)
-    if files_below == directories_below == 0:
-        return f"Delete the empty directory {entry.path!r}?"
-    if not recursive:
-        return f"Delete the directory {entry.path!r}? (It is not empty, so this will fail without recursive=true.)"
-    return (
-        f"Delete the directory {entry.path!r} and everything in it: {files_below} files and "
-        f"{directories_below} subdirectories? This cannot be undone."
-    )
+        below, facts = _survey(ctx, entry)
+    if below.files == below.directories == 0:
+        text = f"Delete the empty directory {entry.path!r}?"
+    elif not recursive:
+        text = f"Delete the directory {entry.path!r}? (It is not empty, so this will fail without recursive=true.)"
+    else:
+        text = (
+            f"Delete the directory {entry.path!r} and everything in it: {below.files} files and "
+            f"{below.directories} subdirectories? This cannot be undone."
+        )
+    return Question(text, fingerprint=facts)
+
+
+def _survey(ctx: Context, entry: Located) -> tuple[Survey, str]:
+    """What a directory holds, and the fingerprint of it that the user confirms.
+
+    The question and the action both call this, so the action can refuse when the tree
+    changed after the user said yes (a file added or renamed meanwhile).
+    """
+    fd = entry.open_directory()
+    try:
+        below = survey(fd, Progress(ctx, "entries counted"))
+    finally:
+        os.close(fd)
+    return below, fingerprint(entry.path, below.files, below.directories, below.digest)
 
 
 def _check_directory(entry: Located, path: str) -> None:
@@ -714,7 +740,8 @@ def _check_directory(entry: Located, path: str) -> None:
 
 
 @connector.tool("destructive", confirm=_directory_question)
-async def delete_directory(
+def delete_directory(
+    ctx: Context,
     scope: InScope,
     path: Path,
     recursive: Annotated[bool, Field(description="Also delete everything inside it.")] = False,
@@ -722,18 +749,19 @@ async def delete_directory(
     """Delete a directory; one that is not empty only with recursive=true. The user is asked first."""
     with locate(scope.roots, path, follow=False) as entry:
         _check_directory(entry, path)
-        files_below, directories_below = files.count_tree(entry)
+        below, facts = _survey(ctx, entry)
+        check_unchanged(facts, f"the directory {entry.path!r}")
         assert entry.name is not None
-        if files_below or directories_below:
+        if below.files or below.directories:
             if not recursive:
                 raise ToolError(
-                    f"{path!r} is not empty ({files_below} files, {directories_below} subdirectories); "
+                    f"{path!r} is not empty ({below.files} files, {below.directories} subdirectories); "
                     "pass recursive=true to delete it with everything in it."
                 )
             files.remove_tree(entry)
         else:
             os.rmdir(entry.name, dir_fd=entry.dir_fd)
-        return DeletedDirectory(path=entry.path, files=files_below, directories=directories_below)
+        return DeletedDirectory(path=entry.path, files=below.files, directories=below.directories)
 
 
 # Resources --------------------------------------------------------------------------
@@ -766,16 +794,21 @@ async def file_resource(path: str, ctx: Context) -> str | bytes | types.InputReq
     if isinstance(scope, types.InputRequiredResult):
         return scope
     try:
-        with locate(scope.roots, path) as entry:
-            data, size, truncated = files.read_bytes(entry, settings.max_media_bytes)
+        return await runtime_of(ctx).workers.run(_read_resource, scope, path, settings.max_media_bytes)
     except NotFound as exc:
         raise ResourceNotFound(str(exc)) from None
     except OutOfScope as exc:
         raise ResourceDenied(str(exc)) from None
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
+
+
+def _read_resource(scope: Scope, path: str, cap: int) -> str | bytes:
+    """A file's text, or its bytes when it is binary (in a worker thread: it reads the disk)."""
+    with locate(scope.roots, path) as entry:
+        data, size, truncated = files.read_bytes(entry, cap)
     if truncated:
-        raise ResourceError(f"{path!r} is {size} bytes, over the {settings.max_media_bytes}-byte cap.")
+        raise ToolError(f"{path!r} is {size} bytes, over the {cap}-byte cap.")
     if files.is_binary(data):
         return data
     try:
@@ -790,12 +823,16 @@ async def _watch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str
         raise MCPError(code=types.INVALID_PARAMS, message="Only file:// resources can be subscribed to.")
     try:
         scope = await handshake_scope(request)  # subscriptions exist only in the handshake era
-        with locate(scope.roots, unquote(parsed.path)) as entry:
-            is_directory = stat.S_ISDIR(entry.lstat().st_mode)
-            path = entry.path
+        path, is_directory = await runtime.workers.run(_watched, scope, unquote(parsed.path))
     except ToolError as exc:
         raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
     runtime.state.watchers.start(uri, path, is_directory, runtime.resource_updated)
+
+
+def _watched(scope: Scope, raw: str) -> tuple[str, bool]:
+    """The real path of what a subscription names, and whether it is a directory."""
+    with locate(scope.roots, raw) as entry:
+        return entry.path, stat.S_ISDIR(entry.lstat().st_mode)
 
 
 async def _unwatch(runtime: Runtime[FilesystemSettings, FilesystemState], uri: str, _: Request) -> None:

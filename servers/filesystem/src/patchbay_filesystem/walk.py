@@ -1,29 +1,30 @@
 """Walking a directory tree inside the scope: descriptor-relative, never following links.
 
-Used by the tree and search tools. Each directory is listed through its own open
-descriptor and entered with O_NOFOLLOW, so the walk cannot be steered outside the
-scope. Symbolic links are reported as links, not followed. The walk yields control
-to the event loop regularly, so a long walk reports progress and can be cancelled.
+Used by the tree and search tools and by delete_directory's question. Each directory is
+listed through its own open descriptor and entered with O_NOFOLLOW, so the walk cannot
+be steered outside the scope. Symbolic links are reported as links, not followed.
+
+The walk is blocking work: it runs in a worker thread (the tools that walk are plain
+`def`s, which the base runs off the event loop). Every entry goes through
+`Progress.advance`, a cancellation checkpoint, so a cancelled call stops between two
+entries and frees its worker.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import anyio.lowlevel
-from mcp.server.mcpserver import Context
 from pathspec import GitIgnoreSpec
 
-from patchbay import InvalidArgument
+from patchbay import InvalidArgument, Progress, checkpoint
 
 Kind = Literal["file", "directory", "symlink", "other"]
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_CHECKPOINT_EVERY = 256
-_PROGRESS_EVERY = 2000
 
 
 def kind_of(mode: int) -> Kind:
@@ -69,33 +70,20 @@ def _kind(entry: os.DirEntry[str]) -> Kind:
     return "other"
 
 
-class Progress:
-    """Reports progress to the client every so many entries, when it asked for progress."""
-
-    def __init__(self, ctx: Context, what: str) -> None:
-        self._ctx = ctx
-        self._what = what
-        self.count = 0
-
-    async def tick(self) -> None:
-        """Count one entry; yield to the event loop and report progress now and then."""
-        self.count += 1
-        if self.count % _CHECKPOINT_EVERY == 0:
-            await anyio.lowlevel.checkpoint()  # lets a cancelled call stop here
-        if self.count % _PROGRESS_EVERY == 0:
-            await self._ctx.report_progress(self.count, None, f"{self.count} entries {self._what}")
-
-
-async def walk(
+def walk(
     dir_fd: int,
     *,
-    progress: Progress,
+    progress: Progress | None = None,
     max_depth: int | None = None,
     exclude: GitIgnoreSpec | None = None,
-) -> AsyncIterator[Found]:
+) -> Generator[Found, None, None]:
     """Every entry below the open directory `dir_fd`, depth first, names in sorted order.
 
     `path` is relative to the starting directory. Excluded directories are not entered.
+    Each entry is counted on `progress`; every entry is a cancellation checkpoint.
+
+    Raises:
+        WorkCancelled: the call this walk works for was cancelled.
     """
     stack: list[tuple[int, str, int]] = [(os.dup(dir_fd), "", 1)]
     children: list[tuple[int, str, int]] = []
@@ -116,7 +104,10 @@ async def walk(
                         continue  # vanished while walking
                     if exclude is not None and exclude.match_file(f"{path}/" if kind == "directory" else path):
                         continue
-                    await progress.tick()
+                    if progress is not None:
+                        progress.advance()  # a checkpoint too
+                    else:
+                        checkpoint()
                     yield Found(path, entry.name, kind, depth, fd)
                     if kind == "directory" and (max_depth is None or depth < max_depth):
                         try:
@@ -131,3 +122,31 @@ async def walk(
     finally:
         for fd, _, _ in stack + children:
             os.close(fd)
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What a directory holds: counts, and a digest of every relative path and its kind."""
+
+    files: int
+    directories: int
+    digest: str
+
+
+def survey(dir_fd: int, progress: Progress | None = None) -> Survey:
+    """Count and fingerprint the tree below `dir_fd` (links count as files, never followed).
+
+    One walk, constant memory: the paths are streamed into the hash, never kept, so the
+    cost is the walk itself however large the tree. The walk's order is fixed (sorted
+    names), so the same tree always gives the same digest.
+    """
+    files = directories = 0
+    digest = hashlib.sha256()
+    for found in walk(dir_fd, progress=progress):
+        if found.kind == "directory":
+            directories += 1
+        else:
+            files += 1
+        # NUL separates entries: no file name can contain it, so no two trees hash alike by accident.
+        digest.update(f"{found.kind}:{found.path}\0".encode(errors="surrogateescape"))
+    return Survey(files, directories, digest.hexdigest()[:16])
