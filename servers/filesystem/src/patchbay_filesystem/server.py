@@ -554,7 +554,7 @@ class AllowedDirectories(BaseModel):
 
     def model_text(self) -> str:
         lines = ["Allowed directories:"]
-        lines += [d.path + ("" if d.source == "operator" else f" ({d.source})") for d in self.directories]
+        lines += [d.path + ("" if d.source.startswith("operator") else f" ({d.source})") for d in self.directories]
         if self.narrowed_by_client_roots:
             lines.append("(narrowed by the client's roots)")
         if self.empty_because:
