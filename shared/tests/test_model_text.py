@@ -70,3 +70,16 @@ def test_the_command_line_sets_result_text_and_the_cap() -> None:
     assert connector.load_settings({}).result_text == "compact"
     with pytest.raises(SystemExit):
         parser.parse_args(["--result-text", "yaml"])
+
+
+async def test_tools_list_input_schemas_carry_no_titles_or_null_options() -> None:
+    async with connect(connector, {"seed_notes": 3}) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        explicit_null = await client.call_tool("list_notes", {"cursor": None, "limit": 1})
+    schema = tools["list_notes"].input_schema
+    assert "title" not in schema and all("title" not in prop for prop in schema["properties"].values())
+    assert schema["properties"]["cursor"] == {
+        "type": "string",
+        "description": "Opaque cursor from a previous page's next_cursor; omit it for the first page.",
+    }
+    assert not explicit_null.is_error  # the server still takes an explicit null
