@@ -80,6 +80,6 @@ async def test_tools_list_input_schemas_carry_no_titles_or_null_options() -> Non
     assert "title" not in schema and all("title" not in prop for prop in schema["properties"].values())
     assert schema["properties"]["cursor"] == {
         "type": "string",
-        "description": "Opaque cursor from a previous page's next_cursor; omit it for the first page.",
+        "description": "The previous page's next_cursor; omit for the first page.",
     }
     assert not explicit_null.is_error  # the server still takes an explicit null

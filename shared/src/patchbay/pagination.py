@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 Cursor = Annotated[
     str | None,
-    Field(description="Opaque cursor from a previous page's next_cursor; omit it for the first page."),
+    Field(description="The previous page's next_cursor; omit for the first page."),
 ]
 """Type of a tool's `cursor` parameter; the tool body receives the upstream token."""
 

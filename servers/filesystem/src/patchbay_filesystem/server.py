@@ -74,10 +74,8 @@ connector: Connector[FilesystemSettings, FilesystemState] = Connector(
     open_world=False,
 )
 
-Path = Annotated[str, Field(description="A path inside an allowed directory (absolute, or relative to the first).")]
-Globs = Annotated[
-    list[str], Field(description="Gitignore-style patterns to leave out, e.g. ['node_modules/', '*.log'].")
-]
+Path = Annotated[str, Field(description="Absolute, or relative to the first allowed directory.")]
+Globs = Annotated[list[str], Field(description="Gitignore-style globs to skip, e.g. ['node_modules/'].")]
 
 
 def _settings(ctx: Context) -> FilesystemSettings:
