@@ -340,7 +340,12 @@ def json_size(value: Any) -> int:
 
 def result_size(result: types.CallToolResult) -> int:
     """Bytes of a tool result's content blocks and structured content, as JSON."""
-    size = sum(json_size(block.model_dump(mode="json", by_alias=True, exclude_none=True)) for block in result.content)
+    size = sum(
+        json_size(block.text) + 30  # {"type":"text","text":...}
+        if isinstance(block, types.TextContent) and block.meta is None and block.annotations is None
+        else json_size(block.model_dump(mode="json", by_alias=True, exclude_none=True))
+        for block in result.content
+    )
     if result.structured_content is not None:
         size += json_size(result.structured_content)
     return size
