@@ -189,6 +189,7 @@ class Server:
     connect_seconds: float = 0.0  # spawn to connected, mode "auto"
     tools: list[ToolSignature] = field(default_factory=list)
     error: str | None = None  # why it is not measured
+    tool_sizes: dict[str, int] = field(default_factory=dict)  # name -> model-facing characters in tools/list
 
 
 def python_runtime() -> str:
@@ -331,6 +332,43 @@ def print_server(server: Server) -> bool:
     eras = "; ".join(f"mode={mode}: {era}" for mode, era in {"auto": server.era, **server.other_eras}.items())
     print(f"{'':<10} era negotiated by mcp.Client: {eras}")
     return True
+
+
+# --------------------------------------------------------------------------------------
+# tools/list as the model reads it
+
+
+def tool_size(tool: Any) -> int:
+    """Characters of one tool as the model reads it: name, description and input schema (compact JSON)."""
+    schema = json.dumps(tool.input_schema or {}, separators=(",", ":"), ensure_ascii=False)
+    return len(tool.name) + len(tool.description or "") + len(schema)
+
+
+async def measure_tools(server: Server, client: mcp.Client) -> None:
+    """Record the model-facing size of each tool the server lists (its default, read-only listing)."""
+    listing = await client.session.list_tools()
+    server.tool_sizes = {tool.name: tool_size(tool) for tool in listing.tools}
+
+
+def print_tool_sizes(servers: Sequence[Server]) -> None:
+    """Per tool and on average, characters of tools/list the model reads; the goal: ours at most the reference's."""
+    measured = [s for s in servers if s.tool_sizes]
+    if not measured:
+        return
+    print()
+    print("tools/list as the model reads it: characters per tool (name + description + input schema as compact")
+    print("JSON), in each server's default listing; goal: ours on average at most the reference's.")
+    names = sorted({name for s in measured for name in s.tool_sizes})
+    header = f"{'tool':<28}" + "".join(f"{s.name:>12}" for s in measured)
+    print_header(header)
+    for name in names:
+        print(f"{name:<28}" + "".join(f"{s.tool_sizes.get(name, '-'):>12}" for s in measured))
+    averages = {s.name: sum(s.tool_sizes.values()) / len(s.tool_sizes) for s in measured}
+    print(f"{'average per tool':<28}" + "".join(f"{averages[s.name]:>12.0f}" for s in measured))
+    print(f"{'tools listed':<28}" + "".join(f"{len(s.tool_sizes):>12}" for s in measured))
+    if "ours" in averages and "reference" in averages:
+        verdict = "PASS" if averages["ours"] <= averages["reference"] else "MISS"
+        print(f"ours {averages['ours']:.0f} vs reference {averages['reference']:.0f} per tool: {verdict}")
 
 
 # --------------------------------------------------------------------------------------

@@ -59,9 +59,11 @@ from common import (
     check_seconds,
     locate_ours,
     locate_reference,
+    measure_tools,
     print_header,
     print_list,
     print_server,
+    print_tool_sizes,
     python_runtime,
     raw_result,
     report_failure,
@@ -366,6 +368,8 @@ class Measured:
     raw_ours: list[float] = field(default_factory=list)
     raw_reference_bytes: int | None = None
     raw_ours_bytes: int | None = None
+    reference_text: int | None = None  # bytes of the text blocks: what the model sees
+    ours_text: int | None = None
     errors: list[str] = field(default_factory=list)
 
     def speedup(self, stat: Callable[[list[float]], float] = statistics.median) -> float | None:
@@ -378,6 +382,11 @@ class Measured:
 def reply_size(results: Results) -> int:
     """Bytes of the JSON-RPC results as the client got them (the result objects, re-serialized)."""
     return sum(common.reply_size(result) for _, result in results)
+
+
+def model_bytes(results: Results) -> int:
+    """Bytes of the text blocks of the replies: what most hosts put before the model."""
+    return sum(len(text_of(result).encode()) for _, result in results)
 
 
 async def check_cost(client: Any, results: Results) -> float:
@@ -403,10 +412,11 @@ async def first_call(client: Any, side: Side, m: Measured, who: str) -> None:
         m.errors.append(f"{who}: {count} entries/matches, expected {expected}")
     size = reply_size(results)
     check = await check_cost(client, results)
+    text = model_bytes(results)
     if who == "reference":
-        m.reference_count, m.reference_bytes, m.reference_check = count, size, check
+        m.reference_count, m.reference_bytes, m.reference_check, m.reference_text = count, size, check, text
     else:
-        m.ours_count, m.ours_bytes, m.ours_check = count, size, check
+        m.ours_count, m.ours_bytes, m.ours_check, m.ours_text = count, size, check, text
 
 
 async def measure(op: Op, reference: Any, ours: Any) -> Measured:
@@ -566,6 +576,22 @@ def report(tree: Tree, servers: list[Server], results: list[Measured], args: arg
             f"{m.op.label:<40}{expected(m.op):>9}{got(m.reference_count):>9}{got(m.ours_count):>9}"
             f"{kib(m.reference_bytes):>12}{kib(m.ours_bytes):>12}{chk(m.reference_check):>9}{chk(m.ours_check):>9}"
         )
+    print()
+    print("What the model sees: bytes of the text blocks (structuredContent aside), ours against the reference;")
+    print("goal: at most the reference's bytes for the same information, directory_tree about a sixth of it.")
+    header = f"{'operation':<40}{'ours':>12}{'reference':>12}{'goal':>12}{'ours/ref':>10}  verdict"
+    print_header(header)
+    for m in results:
+        if m.op.ours_mode != "auto" or m.ours_text is None:
+            continue
+        goal = None if m.reference_text is None else m.reference_text // (6 if m.op.key.startswith("tree") else 1)
+        share = f"{m.ours_text / m.reference_text:.2f}" if m.reference_text else "-"
+        met = "-" if goal is None else ("PASS" if m.ours_text <= goal else "MISS")
+        print(
+            f"{m.op.label:<40}{m.ours_text:>12,}{'-' if m.reference_text is None else f'{m.reference_text:,}':>12}"
+            f"{'-' if goal is None else f'{goal:,}':>12}{share:>10}  {met}"
+        )
+    print_tool_sizes(servers[:2])
     raw = [m for m in results if m.raw_reference or m.raw_ours]
     if raw:
         print()
@@ -603,7 +629,10 @@ def report(tree: Tree, servers: list[Server], results: list[Measured], args: arg
 
 async def connect(server: Server, tree: Tree, stack: AsyncExitStack, mode: str = "auto") -> mcp.Client | None:
     """A client for the server on the tree, or None (why: on the server); see `common.connect`."""
-    return await try_connect(server, partial(params_for, server, tree), stack, mode)
+    client = await try_connect(server, partial(params_for, server, tree), stack, mode)
+    if client is not None and mode == "auto":
+        await measure_tools(server, client)
+    return client
 
 
 async def main(args: argparse.Namespace) -> None:

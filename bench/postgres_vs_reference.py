@@ -68,10 +68,12 @@ from common import (
     check_seconds,
     locate_ours,
     locate_reference,
+    measure_tools,
     ms,
     print_header,
     print_list,
     print_server,
+    print_tool_sizes,
     raw_result,
     reply_size,
     report_failure,
@@ -95,10 +97,17 @@ SIZES = (10_000, 100_000, 1_000_000)
 PAGE_CEILING = 10_000  # PATCHBAY_POSTGRES_MAX_ROWS_CEILING, set explicitly for ours
 PAGE_DEFAULT = 500  # PATCHBAY_POSTGRES_MAX_ROWS
 FIRST_PAGE_CALLS = 5
+MAX_RESULT_BYTES = 4 << 20  # PATCHBAY_POSTGRES_MAX_RESULT_BYTES for ours
 PK_ID = 424_242
 COLUMNS = "id, name, amount, created_at, active"
 SELECT_ONE = "select 1 as one"
 PK_LOOKUP = f"select {COLUMNS} from rows_1m where id = {PK_ID}"
+MODEL_QUERIES = (
+    ("select 1", "select 1 as one"),
+    ("primary-key lookup, 1M table", f"select {COLUMNS} from rows_1m where id = {PK_ID}"),
+    ("500 rows of rows_10k", f"select {COLUMNS} from rows_10k order by id limit 500"),
+)
+"""Asked once of each server for the bytes of text the model sees (ours: one page of the default 500 rows)."""
 LAUNCHER = 'echo $$ > "$0"; exec "$@"'  # sh -c LAUNCHER PIDFILE COMMAND...: the pid stays the server's
 
 
@@ -183,6 +192,9 @@ def find_ours(dsn: str, audit_log: Path) -> Server:
         "PATCHBAY_POSTGRES_DSN": dsn,
         "PATCHBAY_POSTGRES_MAX_ROWS": str(PAGE_DEFAULT),
         "PATCHBAY_POSTGRES_MAX_ROWS_CEILING": str(PAGE_CEILING),
+        # a 10,000-row page (rows in structuredContent plus their tab-separated text) is about 1 MiB,
+        # right at the default cap on one result; the benchmark pages whole tables at the ceiling
+        "PATCHBAY_POSTGRES_MAX_RESULT_BYTES": str(MAX_RESULT_BYTES),
     }
     locate_ours(server, "patchbay_postgres", ["patchbay-postgres", "psycopg"])
     return server
@@ -514,8 +526,57 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.1f}x"
 
 
+@dataclass
+class ModelBytes:
+    label: str
+    reference: int | None = None
+    ours: int | None = None
+    error: str | None = None
+
+
+async def measure_model_bytes(reference: Any, ours: Any) -> list[ModelBytes]:
+    """Each of MODEL_QUERIES once on each server: bytes of the text blocks, what the model reads."""
+    measured = []
+    for label, sql in MODEL_QUERIES:
+        m = ModelBytes(label)
+        for who, client, tool in (("reference", reference, "query"), ("ours", ours, "execute_sql")):
+            if client is None:
+                continue
+            result = await client.call_tool(tool, {"sql": sql})
+            if result.is_error:
+                m.error = f"{who}: {text_of(result)[:200]}"
+                continue
+            setattr(m, who, len(text_of(result).encode()))
+        measured.append(m)
+    return measured
+
+
+def report_model_bytes(model: list[ModelBytes], servers: list[Server]) -> None:
+    if model:
+        print()
+        print("What the model sees: bytes of the text blocks (structuredContent aside); goal: ours at most the")
+        print("reference's for the same rows (the reference: JSON.stringify(rows, null, 2); ours: tab-separated).")
+        header = f"{'query':<34}{'ours':>10}{'reference':>11}{'goal':>10}{'ours/ref':>10}  verdict"
+        print_header(header)
+        for m in model:
+            share = f"{m.ours / m.reference:.2f}" if m.ours is not None and m.reference else "-"
+            met = "-" if m.ours is None or m.reference is None else ("PASS" if m.ours <= m.reference else "MISS")
+            print(
+                f"{m.label:<34}{'-' if m.ours is None else f'{m.ours:,}':>10}"
+                f"{'-' if m.reference is None else f'{m.reference:,}':>11}"
+                f"{'-' if m.reference is None else f'{m.reference:,}':>10}{share:>10}  {met}"
+                + (f"  ({m.error})" if m.error else "")
+            )
+    print_tool_sizes(servers[:2])
+
+
 def report(
-    db: Database, servers: list[Server], small: list[Small], large: list[Large], args: argparse.Namespace
+    db: Database,
+    servers: list[Server],
+    small: list[Small],
+    large: list[Large],
+    args: argparse.Namespace,
+    model: list[ModelBytes] | None = None,
 ) -> None:
     print()
     tables = ", ".join(f"{table(r)} {r:,} rows ({size(db.bytes.get(r))})" for r in SIZES)
@@ -599,7 +660,7 @@ def report(
         if first and first.first_page_bytes:
             print(
                 f"   Reply sizes: a {PAGE_DEFAULT}-row page {size(first.first_page_bytes)}, a {PAGE_CEILING:,}-row "
-                f"page {size(first.page_bytes)} (rows twice: structuredContent + the same JSON as text); the client's"
+                f"page {size(first.page_bytes)} (rows twice: structuredContent + tab-separated text); the client's"
             )
             print(
                 f"   output-schema check costs {secs((first.check_seconds or 0) * 1e3)} ms on a {PAGE_CEILING:,}-row "
@@ -678,9 +739,10 @@ def report(
                 f"({size(raw.page_bytes)} a page), peak {mib(raw.hwm)} MiB: {raw.outcome}"
             )
 
+    report_model_bytes(model or [], servers)
     notes = [
         "The reference's reply is JSON.stringify(rows, null, 2) as one text block: bigint and numeric come back",
-        "as strings, timestamps as ISO strings; ours carries typed values twice (structuredContent and text).",
+        "as strings, timestamps as ISO strings; ours: typed values in structuredContent, tab-separated text.",
         "Ours re-runs the query for every page (scrolling past the rows already sent), so paging a whole large",
         "result costs more per row in PostgreSQL than one pass; the server's own memory stays one page.",
         "Peak RSS is the server process only (not PostgreSQL's backend, not the client).",
@@ -709,6 +771,7 @@ async def main(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="patchbay-pgbench-"))
     small: list[Small] = []
     large: list[Large] = []
+    model: Any = []
     try:
         dsn = db.server.dsn()
         reference = (
@@ -735,6 +798,10 @@ async def main(args: argparse.Namespace) -> None:
 
             ref_client = await open_client(reference)
             our_client = await open_client(ours)
+            for server, client in ((reference, ref_client), (ours, our_client)):
+                if client is not None:
+                    await measure_tools(server, client)
+            model = await step("model bytes: three queries", partial(measure_model_bytes, ref_client, our_client))
             our_legacy = await open_client(ours, "legacy") if our_client is not None else None
             bare = Server("bare", bare_echo_command(), version="bench/bare_echo.py")
             bare_client = await open_client(bare) if our_client is not None else None
@@ -780,7 +847,7 @@ async def main(args: argparse.Namespace) -> None:
                 rows = next(r for r in SIZES if rest.startswith(label(r)))
                 failed = Large(who, rows, "raw" if "raw" in what else "client", outcome=f"FAILED: {got}")
                 large.append(failed)
-        report(db, servers, small, large, args)
+        report(db, servers, small, large, args, model if isinstance(model, list) else [])
     finally:
         await anyio.to_thread.run_sync(db.server.stop)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -373,3 +373,19 @@ async def test_the_slow_query_prompt_carries_the_plan(settings: dict[str, Any], 
     text = prompt.messages[0].content.text  # type: ignore[union-attr]
     assert "Seq Scan on orders" in text
     assert "CREATE INDEX" in text
+
+
+async def test_what_the_model_reads_is_compact(settings: dict[str, Any]) -> None:
+    async with connect(connector, settings) as client:
+        query = await client.call_tool(
+            "execute_sql", {"sql": "select 1 as n, 'a\tb' as t, null::int as z, true as b, '{\"k\": [1]}'::jsonb as j"}
+        )
+        tables = await client.call_tool("list_objects", {"schema": "public", "kind": "table"})
+        described = await client.call_tool("describe_object", {"name": "customers"})
+        plan = await client.call_tool("explain_query", {"sql": "select * from customers"})
+    assert query.content[0].text == 'n\tt\tz\tb\tj\n1\ta\\tb\tNULL\ttrue\t{"k":[1]}\n(1 row)'
+    assert query.structured_content["rows"] == [[1, "a\tb", None, True, {"k": [1]}]]
+    assert tables.content[0].text == "public.customers  table\npublic.orders     table"
+    text = described.content[0].text
+    assert text.startswith("public.customers (table, ") and "\nid " in text and "constraints:\n" in text
+    assert plan.content[0].text.startswith("Seq Scan on customers")

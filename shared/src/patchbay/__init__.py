@@ -61,6 +61,18 @@ _EXPORTS = {
     "PerThread": "patchbay.upstream",
     "Upstream": "patchbay.upstream",
     "upstream_of": "patchbay.upstream",
+    # content and model text (issue 10)
+    "Content": "patchbay.content",
+    "ContentTooLarge": "patchbay.content",
+    "aread_content": "patchbay.content",
+    "fit_result": "patchbay.content",
+    "read_content": "patchbay.content",
+    "sniff_mime": "patchbay.content",
+    "to_content": "patchbay.content",
+    "ModelText": "patchbay.model_text",
+    "short_size": "patchbay.model_text",
+    "short_time": "patchbay.model_text",
+    "table": "patchbay.model_text",
 }
 
 if TYPE_CHECKING:
@@ -69,6 +81,13 @@ if TYPE_CHECKING:
     from patchbay.confirm import check_unchanged as check_unchanged
     from patchbay.confirm import fingerprint as fingerprint
     from patchbay.connector import Connector as Connector
+    from patchbay.content import Content as Content
+    from patchbay.content import ContentTooLarge as ContentTooLarge
+    from patchbay.content import aread_content as aread_content
+    from patchbay.content import fit_result as fit_result
+    from patchbay.content import read_content as read_content
+    from patchbay.content import sniff_mime as sniff_mime
+    from patchbay.content import to_content as to_content
     from patchbay.credentials import Credential as Credential
     from patchbay.credentials import CredentialError as CredentialError
     from patchbay.credentials import RefreshingCredential as RefreshingCredential
@@ -80,6 +99,10 @@ if TYPE_CHECKING:
     from patchbay.errors import ResourceDenied as ResourceDenied
     from patchbay.errors import ResourceNotFound as ResourceNotFound
     from patchbay.errors import ToolError as ToolError
+    from patchbay.model_text import ModelText as ModelText
+    from patchbay.model_text import short_size as short_size
+    from patchbay.model_text import short_time as short_time
+    from patchbay.model_text import table as table
     from patchbay.pagination import Cursor as Cursor
     from patchbay.pagination import Page as Page
     from patchbay.pagination import Paginated as Paginated

@@ -45,6 +45,12 @@ def build_parser(
     add("--insecure-no-auth", action="store_true", help="allow a non-loopback HTTP bind without authentication")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="server log level (default WARNING)")
     add("--workers", type=int, metavar="N", help="blocking operations run at once in worker threads (default 8)")
+    add(
+        "--result-text",
+        choices=["compact", "json"],
+        help="text block of tool results: compact text for the model (default), or the structured result as JSON",
+    )
+    add("--max-result-bytes", type=int, metavar="N", help="largest tool result in bytes; larger ones are cut (1 MiB)")
     add("--print-config", action="store_true", help="print the effective settings (secrets masked) and exit")
     if add_arguments is not None:
         add_arguments(parser)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from patchbay.audit import current_call
 from patchbay.errors import ErrorMapper
+from patchbay.model_text import compact, text_of
 from patchbay.workers import Workers
 
 T = TypeVar("T")
@@ -93,6 +94,14 @@ class Confirmed(BaseModel, Generic[T]):
     )
     message: str = Field(description="A short account of what happened.")
     result: T | None = Field(None, description="The operation's result when outcome is done.")
+
+    def model_text(self) -> str:
+        """The result's own text when the operation ran; otherwise what happened."""
+        if self.outcome != "done" or self.result is None:
+            return self.message
+        if isinstance(self.result, BaseModel):
+            return text_of(self.result, self.result.model_dump(mode="json", by_alias=True))
+        return compact(self.result)
 
 
 def refusal(tool: str, reason: str, setting: str) -> str:

@@ -22,11 +22,13 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from patchbay.model_text import items_text, more
+
 T = TypeVar("T")
 
 Cursor = Annotated[
     str | None,
-    Field(description="Opaque cursor from a previous page's next_cursor; omit it for the first page."),
+    Field(description="The previous page's next_cursor; omit for the first page."),
 ]
 """Type of a tool's `cursor` parameter; the tool body receives the upstream token."""
 
@@ -47,6 +49,10 @@ class Page(Paginated, Generic[T]):
     """One page of results; pass `next_cursor` back as `cursor` to get the next one."""
 
     items: list[T]
+
+    def model_text(self) -> str:
+        """The items (their own rendering, or a table), then how to get the next page."""
+        return items_text(self.items) + more(self.next_cursor)
 
 
 class InvalidCursor(ValueError):

@@ -31,7 +31,7 @@ from patchbay.errors import ErrorMapper
 from patchbay.pagination import CursorCodec, InvalidCursor
 from patchbay.redaction import Redactor
 from patchbay.registry import Hooks, NotificationHook, ToolSpec
-from patchbay.schemas import inline_refs
+from patchbay.schemas import compact_input_schema, inline_refs
 from patchbay.settings import ConnectorSettings
 from patchbay.workers import Workers
 
@@ -160,13 +160,17 @@ class Runtime(Generic[SettingsT, StateT]):
         return types.ListResourcesResult(resources=listed, next_cursor=next_cursor)
 
     async def _listed_tools(self) -> list[types.Tool]:
-        """The tools as listed, built once: output schemas with their references inlined."""
+        """The tools as listed, built once: input schemas without titles or null options (what the
+        model reads), output schemas with their references inlined (what clients validate)."""
         if self._tools_listed is None:
             assert self.server is not None
             self._tools_listed = [
-                tool.model_copy(update={"output_schema": inline_refs(tool.output_schema)})
-                if tool.output_schema
-                else tool
+                tool.model_copy(
+                    update={
+                        "input_schema": compact_input_schema(tool.input_schema),
+                        "output_schema": inline_refs(tool.output_schema) if tool.output_schema else None,
+                    }
+                )
                 for tool in await self.server.list_tools()
             ]
         return self._tools_listed

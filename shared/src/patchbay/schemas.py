@@ -61,3 +61,37 @@ def _refs(node: Any) -> set[str]:
         return set()
     own = {node["$ref"][len(_PREFIX) :]} if isinstance(node.get("$ref"), str) else set()
     return own.union(*(_refs(value) for value in node.values())) if node else own
+
+
+def compact_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input schema as the model reads it in `tools/list`, without what tells it nothing.
+
+    Pydantic titles every property with its own name (`"title": "Max Depth"`) and the
+    whole schema with the function's (`read_fileArguments`); an optional argument reads
+    `{"anyOf": [{"type": "integer"}, {"type": "null"}], "default": null}` where leaving
+    it out of `required` says the same. Both go: the schema accepts what it did, less a
+    client sending an explicit null (which the server still accepts). The tool's
+    arguments are still validated in full by its own model.
+    """
+    return {key: _compact(value, key) for key, value in schema.items() if key != "title"}
+
+
+def _compact(node: Any, key: str | None = None) -> Any:
+    if isinstance(node, list):
+        return [_compact(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if key in ("properties", "$defs"):  # maps of names to schemas: a property may be called "title"
+        return {name: _compact(value) for name, value in node.items()}
+    out = {k: _compact(v, k) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    options = out.get("anyOf")
+    if (
+        isinstance(options, list)
+        and len(options) == 2
+        and {"type": "null"} in options
+        and out.get("default", 0) is None
+    ):
+        kept = next(option for option in options if option != {"type": "null"})
+        rest = {k: v for k, v in out.items() if k not in ("anyOf", "default")}
+        return {**kept, **rest}
+    return out

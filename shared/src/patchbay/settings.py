@@ -63,6 +63,8 @@ class ConnectorSettings(BaseSettings):
             "log_level",
             "public_url",
             "workers",
+            "result_text",
+            "max_result_bytes",
         }
     )
     """Settings that also have a command-line flag (a connector adding flags extends this)."""
@@ -144,6 +146,18 @@ class ConnectorSettings(BaseSettings):
         gt=0,
         le=3600,
         description="Deadline of one upstream call, retries and their waits included.",
+    )
+    result_text: Literal["compact", "json"] = Field(
+        "compact",
+        description="Text block of a tool result: a compact rendering for the model (compact), or the "
+        "structured result as JSON (json) for clients that parse the text; structuredContent always "
+        "holds the full data.",
+    )
+    max_result_bytes: int = Field(
+        1 << 20,
+        ge=4096,
+        description="Largest tool result (text and structured content together) in bytes; a larger one "
+        "comes back cut, flagged, with a hint to page or ask for a range.",
     )
 
     _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)

@@ -8,8 +8,10 @@ the confirmation parameter for tools that ask). A call then goes through:
 3. `invoke`              - the tool runs: `async def` on the loop, plain `def` in a worker
                            thread; exceptions become short tool errors through the mappers;
 4. `seal_cursor`         - the page's upstream `next_cursor` is sealed for the client;
-5. `render`              - a confirmed tool's result is wrapped in `Confirmed`, and a model
-                           becomes structured content plus compact JSON text;
+5. `render`              - a confirmed tool's result is wrapped in `Confirmed`, a model becomes
+                           structured content plus its compact text for the model
+                           (`model_text`; JSON with `result_text=json`), and the whole
+                           result is cut to `max_result_bytes`, flagged (`content.fit_result`).
 6. `note_removals`       - what `untrusted.collecting` saw removed from text written by others
                            (`Untrusted` fields) during step 3 is named in one more text block.
 
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import mcp_types as types
-import pydantic_core
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import find_resolved_parameters
@@ -37,10 +38,13 @@ from pydantic import BaseModel, ValidationError
 from patchbay import sdk, untrusted
 from patchbay.audit import current_call
 from patchbay.confirm import CONFIRM_PARAM, Asking, Confirmed, confirmation_parameter, settle
+from patchbay.content import fit_result
 from patchbay.errors import InvalidArgument, validation_message
+from patchbay.model_text import text_of
 from patchbay.pagination import InvalidCursor, Paginated
 from patchbay.registry import ToolSpec
 from patchbay.runtime import Runtime
+from patchbay.settings import ConnectorSettings
 
 logger = logging.getLogger("patchbay.calls")
 
@@ -130,14 +134,22 @@ def seal_cursor(runtime: Runtime[Any, Any], result: Any, query: dict[str, Any] |
     return result.model_copy(update={"next_cursor": runtime.cursors.encode(result.next_cursor, query)})
 
 
-def render(plan: ToolPlan, result: Any) -> Any:
-    """The result as the SDK sends it: a model becomes structured content plus compact JSON text."""
+def render(plan: ToolPlan, result: Any, settings: ConnectorSettings) -> Any:
+    """The result as the SDK sends it: a model becomes structured content (all of it) plus its
+    text for the model; then the whole result is held to `max_result_bytes`."""
     if plan.confirmed and not isinstance(result, Confirmed):
         result = Confirmed(outcome="done", message="Done.", result=result)
+    mode = settings.result_text
     if isinstance(result, BaseModel) and not isinstance(result, types.CallToolResult):
+        model = type(result)
         data = result.model_dump(mode="json", by_alias=True)
-        text = pydantic_core.to_json(data).decode()  # compact: the SDK would indent it
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data)
+        text = text_of(result, data, mode)
+        rendered = types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data)
+        return fit_result(
+            rendered, settings.max_result_bytes, rerender=lambda cut: text_of(model.model_validate(cut), cut, mode)
+        )
+    if isinstance(result, types.CallToolResult):
+        return fit_result(result, settings.max_result_bytes)
     return result
 
 
@@ -145,11 +157,11 @@ async def run(plan: ToolPlan, runtime: Runtime[Any, Any], kwargs: dict[str, Any]
     """One call through every step."""
     nothing_done = settle_confirmation(plan, kwargs)
     if nothing_done is not None:
-        return render(plan, nothing_done)
+        return render(plan, nothing_done, runtime.settings)
     query = open_cursor(plan, runtime, kwargs)
     with untrusted.collecting(runtime.settings.clean_untrusted_text) as removals:
         result = await invoke(plan, runtime, kwargs)
-    return note_removals(render(plan, seal_cursor(runtime, result, query)), removals)
+    return note_removals(render(plan, seal_cursor(runtime, result, query), runtime.settings), removals)
 
 
 def note_removals(result: Any, removals: untrusted.Removals) -> Any:

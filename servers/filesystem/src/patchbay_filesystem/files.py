@@ -10,10 +10,13 @@ import os
 import secrets
 import shutil
 import stat
+from typing import Any
 
 import charset_normalizer
 
 from patchbay import ToolError
+from patchbay.content import Content
+from patchbay.content import read_content as _read_content
 from patchbay_filesystem.paths import Located
 
 _BINARY_SNIFF = 8192
@@ -60,6 +63,21 @@ def read_bytes(entry: Located, limit: int, *, from_end: bool = False) -> tuple[b
             return file.read(limit), info.st_size, True
         data = file.read(limit + 1)
     return data[:limit], info.st_size, len(data) > limit
+
+
+def read_content(entry: Located, limit: int, **options: Any) -> Content:
+    """A regular file as MCP content (`patchbay.content.read_content`): its size is known from
+    fstat, so a file over `limit` is refused (binary) or read only up to it (text), never read whole."""
+    fd = entry.open(os.O_RDONLY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory; use list_directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise ToolError(f"{entry.raw!r} is {kind}.")
+        size = info.st_size
+        return _read_content(size, lambda start, length: os.pread(fd, length, start), max_bytes=limit, **options)
+    finally:
+        os.close(fd)
 
 
 def write_atomically(entry: Located, data: bytes) -> bool:

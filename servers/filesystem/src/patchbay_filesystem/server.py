@@ -9,9 +9,7 @@ entry or file once their call is cancelled (`patchbay.checkpoint`).
 
 from __future__ import annotations
 
-import base64
 import difflib
-import mimetypes
 import os
 import posixpath
 import stat
@@ -46,6 +44,7 @@ from patchbay import (
     fingerprint,
     runtime_of,
 )
+from patchbay.model_text import cell, fields, short_size, short_time, table
 from patchbay_filesystem import files, grep
 from patchbay_filesystem.paths import Located, NotFound, OutOfScope, locate, normalise, root_of
 from patchbay_filesystem.scope import (
@@ -75,10 +74,8 @@ connector: Connector[FilesystemSettings, FilesystemState] = Connector(
     open_world=False,
 )
 
-Path = Annotated[str, Field(description="A path inside an allowed directory (absolute, or relative to the first).")]
-Globs = Annotated[
-    list[str], Field(description="Gitignore-style patterns to leave out, e.g. ['node_modules/', '*.log'].")
-]
+Path = Annotated[str, Field(description="Absolute, or relative to the first allowed directory.")]
+Globs = Annotated[list[str], Field(description="Gitignore-style globs to skip, e.g. ['node_modules/'].")]
 
 
 def _settings(ctx: Context) -> FilesystemSettings:
@@ -102,6 +99,11 @@ class TextFile(BaseModel):
     lines: int = Field(description="Lines in `content`.")
     truncated: bool = Field(description="True when the byte cap cut the read short.")
     size: int = Field(description="The file's size in bytes.")
+
+    def model_text(self) -> str:
+        if not self.truncated:
+            return self.content
+        return f"{self.content}\n[Cut by the byte cap; the file has {self.size} bytes. Read on with offset/limit.]"
 
 
 @connector.tool("read")
@@ -141,21 +143,8 @@ def read_media_file(ctx: Context, scope: InScope, path: Path) -> types.CallToolR
     """Read an image or audio file as MCP image/audio content; other files as an embedded blob."""
     limit = _settings(ctx).max_media_bytes
     with locate(scope.roots, path) as entry:
-        data, size, truncated = files.read_bytes(entry, limit)
-        shown = entry.path
-    if truncated:
-        raise ToolError(f"{path!r} is {size} bytes, over the {limit}-byte cap for media files.")
-    mime = mimetypes.guess_type(shown)[0] or "application/octet-stream"
-    blob = base64.b64encode(data).decode()
-    content: types.ContentBlock
-    if mime.startswith("image/"):
-        content = types.ImageContent(type="image", data=blob, mime_type=mime)
-    elif mime.startswith("audio/"):
-        content = types.AudioContent(type="audio", data=blob, mime_type=mime)
-    else:
-        resource = types.BlobResourceContents(uri=_uri(shown), mime_type=mime, blob=blob)
-        content = types.EmbeddedResource(type="resource", resource=resource)
-    return types.CallToolResult(content=[content])
+        got = files.read_content(entry, limit, name=entry.path, uri=_uri(entry.path), as_text=False)
+    return types.CallToolResult(content=[got.block])
 
 
 class FileRead(BaseModel):
@@ -167,11 +156,19 @@ class FileRead(BaseModel):
     truncated: bool = False
     error: str | None = None
 
+    def model_text(self) -> str:
+        if self.error is not None:
+            return f"{self.path}: error: {self.error}"
+        return f"{self.path}:\n{self.content}" + ("\n[Cut by the byte cap.]" if self.truncated else "")
+
 
 class FilesRead(BaseModel):
     """The files, in the order asked."""
 
     files: list[FileRead]
+
+    def model_text(self) -> str:
+        return "\n---\n".join(file.model_text() for file in self.files)
 
 
 @connector.tool("read")
@@ -205,6 +202,12 @@ class DirectoryEntry(BaseModel):
     type: Kind
     size: int = Field(description="Bytes (for a symbolic link: the link itself).")
     modified: str
+
+    @classmethod
+    def model_text_items(cls, items: list[DirectoryEntry]) -> str:
+        """Size (files only) and name, marked like the tree: 'src/', 'link@'."""
+        rows = [(short_size(e.size) if e.type == "file" else "", e.name + _MARKS[e.type]) for e in items]
+        return table(rows, right={0}, gap=" ")
 
 
 @connector.tool("read", paginated=True)
@@ -247,6 +250,11 @@ class Tree(BaseModel):
     )
     entries: int
     truncated: bool = Field(description="True when max_entries stopped the walk early.")
+
+    def model_text(self) -> str:
+        if not self.truncated:
+            return self.tree
+        return f"{self.tree}\n[Stopped at {self.entries} entries: raise max_entries, or narrow path or max_depth.]"
 
 
 _MARKS = {"directory": "/", "symlink": "@", "other": "?", "file": ""}
@@ -302,6 +310,15 @@ class FileMatch(BaseModel):
     path: str
     type: Kind
 
+    @classmethod
+    def model_text_items(cls, items: list[FileMatch]) -> str:
+        """Paths below their common directory (named once), directories ending with '/'."""
+        paths = [m.path + ("/" if m.type == "directory" else "") for m in items]
+        base = posixpath.commonpath([posixpath.dirname(m.path) for m in items])
+        if len(base) <= 1:
+            return "\n".join(paths)
+        return f"in {base}/:\n" + "\n".join(path[len(base) + 1 :] for path in paths)
+
 
 @connector.tool("read", paginated=True)
 def search_files(
@@ -354,6 +371,30 @@ class ContentSearch(BaseModel):
     files_searched: int
     files_skipped: int = Field(description="Binary files and files over the size cap, not searched.")
     truncated: bool = Field(description="True when max_matches stopped the search early.")
+
+    def model_text(self) -> str:
+        """grep-like: each file's path once, then 'line: text' (context lines 'line- text')."""
+        lines: list[str] = []
+        base = posixpath.commonpath([posixpath.dirname(m.path) for m in self.matches]) if self.matches else ""
+        strip = len(base) + 1 if len(base) > 1 else 0
+        if strip:
+            lines.append(f"in {base}/:")
+        current = None
+        for m in self.matches:
+            if m.path != current:
+                current = m.path
+                lines.append(m.path[strip:])
+            lines += [f"{m.line - len(m.before) + i}- {cell(text)}" for i, text in enumerate(m.before)]
+            lines.append(f"{m.line}: {cell(m.text)}")
+            lines += [f"{m.line + 1 + i}- {cell(text)}" for i, text in enumerate(m.after)]
+        files = len({m.path for m in self.matches})
+        lines.append(
+            f"{len(self.matches)} matches in {files} files; {self.files_searched} searched, "
+            f"{self.files_skipped} skipped (binary or over the cap)"
+        )
+        if self.truncated:
+            lines.append("[Stopped at max_matches: narrow the path or include, or raise max_matches.]")
+        return "\n".join(lines)
 
 
 @connector.tool("read")
@@ -446,6 +487,21 @@ class FileInfo(BaseModel):
     group: int
     link_target: str | None = Field(None, description="Where a symbolic link leads, when that is in scope.")
 
+    def model_text(self) -> str:
+        return fields(
+            [
+                ("path", self.path),
+                ("type", self.type),
+                ("size", f"{self.size} ({short_size(self.size)})" if self.size >= 1024 else self.size),
+                ("modified", short_time(self.modified)),
+                ("accessed", short_time(self.accessed)),
+                ("changed", short_time(self.changed)),
+                ("permissions", self.permissions[2:]),
+                ("owner", f"{self.owner}:{self.group}"),
+                ("link target", self.link_target),
+            ]
+        )
+
 
 @connector.tool("read")
 def get_file_info(scope: InScope, path: Path) -> FileInfo:
@@ -494,6 +550,15 @@ class AllowedDirectories(BaseModel):
         None, description="When the client's roots left nothing in scope: why, and what to do about it."
     )
 
+    def model_text(self) -> str:
+        lines = ["Allowed directories:"]
+        lines += [d.path + ("" if d.source.startswith("operator") else f" ({d.source})") for d in self.directories]
+        if self.narrowed_by_client_roots:
+            lines.append("(narrowed by the client's roots)")
+        if self.empty_because:
+            lines.append(self.empty_because)
+        return "\n".join(lines)
+
 
 @connector.tool("read")
 async def list_allowed_directories(scope: InScope) -> AllowedDirectories:
@@ -514,6 +579,9 @@ class Written(BaseModel):
     path: str
     bytes: int
     created: bool
+
+    def model_text(self) -> str:
+        return f"Wrote {self.bytes} bytes to {self.path}" + (" (new file)" if self.created else "")
 
 
 @connector.tool("write", idempotent=True)
@@ -548,6 +616,10 @@ class Edited(BaseModel):
     diff: str
     applied: bool = Field(description="False for a dry run.")
     replacements: int
+
+    def model_text(self) -> str:
+        head = f"{self.replacements} replacements" + ("" if self.applied else " (dry run, nothing changed)")
+        return f"{head}:\n{self.diff}"
 
 
 @connector.tool("write")
@@ -594,6 +666,9 @@ class DirectoryCreated(BaseModel):
     path: str
     created: bool = Field(description="False when it already existed.")
 
+    def model_text(self) -> str:
+        return f"Created {self.path}" if self.created else f"{self.path} already exists"
+
 
 @connector.tool("write", idempotent=True)
 def create_directory(scope: InScope, path: Path) -> DirectoryCreated:
@@ -634,6 +709,9 @@ class Copied(BaseModel):
     destination: str
     bytes: int
 
+    def model_text(self) -> str:
+        return f"Copied {self.source} to {self.destination} ({self.bytes} bytes)"
+
 
 @connector.tool("write")
 def copy_file(scope: InScope, source: Path, destination: Path) -> Copied:
@@ -651,6 +729,9 @@ class Moved(BaseModel):
 
     source: str
     destination: str
+
+    def model_text(self) -> str:
+        return f"Moved {self.source} to {self.destination}"
 
 
 @connector.tool("write")
@@ -671,6 +752,9 @@ class DeletedFile(BaseModel):
     """A file removed."""
 
     path: str
+
+    def model_text(self) -> str:
+        return f"Deleted {self.path}"
 
 
 def _file_question(scope: InScope, path: str) -> str:
@@ -699,6 +783,9 @@ class DeletedDirectory(BaseModel):
     path: str
     files: int
     directories: int
+
+    def model_text(self) -> str:
+        return f"Deleted {self.path} ({self.files} files, {self.directories} directories)"
 
 
 def _directory_question(ctx: Context, scope: InScope, path: str, recursive: bool = False) -> Question:

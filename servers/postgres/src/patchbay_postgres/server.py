@@ -35,6 +35,7 @@ from patchbay import (
     ToolError,
     __version__,
 )
+from patchbay.model_text import compact, more, short_size, table
 from patchbay_postgres import sqlguard
 from patchbay_postgres.client import Databases, refuse_superusers, row_values
 from patchbay_postgres.settings import PostgresSettings
@@ -108,6 +109,9 @@ class DatabaseList(BaseModel):
     databases: list[str]
     default: str
 
+    def model_text(self) -> str:
+        return "\n".join(name + (" (default)" if name == self.default else "") for name in self.databases)
+
 
 @connector.tool("read")
 async def list_databases(ctx: Context) -> DatabaseList:
@@ -127,6 +131,9 @@ class SchemaList(BaseModel):
     """The schemas of a database."""
 
     schemas: list[Schema]
+
+    def model_text(self) -> str:
+        return table([(schema.name, schema.owner) for schema in self.schemas], ["schema", "owner"])
 
 
 @connector.tool("read")
@@ -153,6 +160,10 @@ class DbObject(BaseModel):
     schema_name: str = Field(alias="schema")
     name: str
     kind: ObjectKind
+
+    @classmethod
+    def model_text_items(cls, items: list[DbObject]) -> str:
+        return table([(f"{o.schema_name}.{o.name}", o.kind) for o in items])
 
 
 _OBJECTS = """
@@ -261,6 +272,26 @@ class Described(BaseModel):
     size_bytes: int | None
     row_estimate: int | None
 
+    def model_text(self) -> str:
+        facts = [self.kind]
+        if self.size_bytes is not None:
+            facts.append(short_size(self.size_bytes))
+        if self.row_estimate is not None:
+            facts.append(f"~{self.row_estimate} rows")
+        lines = [f"{self.schema_name}.{self.name} ({', '.join(facts)})" + (f": {self.comment}" if self.comment else "")]
+        columns = [
+            (c.name, c.type, "" if c.nullable else "not null", f"default {c.default}" if c.default else "", c.comment)
+            for c in self.columns
+        ]
+        lines.append(table(columns))
+        if self.constraints:
+            lines.append("constraints:")
+            lines += [f"  {c.name}: {c.definition}" for c in self.constraints]
+        if self.indexes:
+            lines.append("indexes:")
+            lines += [f"  {i.definition}" + ("" if i.valid else " (INVALID)") for i in self.indexes]
+        return "\n".join(lines)
+
 
 @connector.tool("read")
 async def describe_object(
@@ -354,6 +385,23 @@ class QueryResult(Paginated):
     row_count: int = Field(description="Rows on this page.")
     truncated: bool = Field(description="True when more rows follow: pass next_cursor to get them.")
 
+    def model_text(self) -> str:
+        """Tab-separated: a header of column names, then one line per row; NULL for null."""
+        lines = ["\t".join(c.name for c in self.columns)]
+        lines += ["\t".join(_tsv(value) for value in row) for row in self.rows]
+        lines.append(f"({self.row_count} row{'' if self.row_count == 1 else 's'})")
+        return "\n".join(lines) + more(self.next_cursor)
+
+
+def _tsv(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
 
 @connector.tool("read", paginated=True)
 async def execute_sql(
@@ -410,6 +458,9 @@ class Plan(BaseModel):
     text: str = Field(description="EXPLAIN output as text.")
     analyzed: bool
 
+    def model_text(self) -> str:
+        return self.text
+
 
 @connector.tool("read")
 async def explain_query(
@@ -449,6 +500,12 @@ class TopQueries(BaseModel):
     available: bool
     message: str
     queries: list[TopQuery] = []
+
+    def model_text(self) -> str:
+        if not self.queries:
+            return self.message
+        rows = [(q.calls, f"{q.total_ms:.1f}", f"{q.mean_ms:.2f}", q.rows, q.query) for q in self.queries]
+        return f"{self.message}\n" + table(rows, ["calls", "total_ms", "mean_ms", "rows", "query"], right={0, 1, 2, 3})
 
 
 @connector.tool("read")
@@ -494,6 +551,14 @@ class Health(BaseModel):
     """Database health checks."""
 
     findings: list[Finding]
+
+    def model_text(self) -> str:
+        lines = []
+        for finding in self.findings:
+            lines.append(f"{finding.status}: {finding.check}: {finding.summary}")
+            if finding.details and finding.status == "warning":
+                lines.append(compact(finding.details, "  "))
+        return "\n".join(lines)
 
 
 _HEALTH: list[tuple[str, str, str]] = [
@@ -637,6 +702,10 @@ class WriteResult(BaseModel):
     rows_affected: int
     returned: QueryResult | None = Field(None, description="Rows from a RETURNING clause.")
 
+    def model_text(self) -> str:
+        head = f"{self.rows_affected} row{'' if self.rows_affected == 1 else 's'} affected"
+        return head if self.returned is None else f"{head}; returned:\n{self.returned.model_text()}"
+
 
 async def _write_question(ctx: Context, sql: str, database: str | None = None) -> str | None:
     statement = sqlguard.check_write(sql)
@@ -694,6 +763,9 @@ class DdlResult(BaseModel):
     """A schema change that ran."""
 
     status: str = Field(description="PostgreSQL's command tag, e.g. CREATE TABLE.")
+
+    def model_text(self) -> str:
+        return self.status
 
 
 def _ddl_question(sql: str, database: str | None = None) -> str:
