@@ -7,7 +7,17 @@ from patchbay.testing import connect
 
 pytestmark = pytest.mark.anyio
 
-READ = {"echo", "list_notes", "get_note", "count_words", "export_notes", "check_passphrase"}
+READ = {
+    "echo",
+    "list_notes",
+    "get_note",
+    "count_words",
+    "export_notes",
+    "check_passphrase",
+    "list_shelf",
+    "search_books",
+    "read_book",
+}
 WRITES = {"put_note", "delete_note", "delete_notes"}
 
 

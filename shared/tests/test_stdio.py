@@ -30,7 +30,17 @@ from patchbay.testing import ERAS, stdio_server
 pytestmark = pytest.mark.anyio
 
 CMD = [sys.executable, "-m", "patchbay.example"]
-READ_TOOLS = ["echo", "list_notes", "get_note", "count_words", "export_notes", "check_passphrase"]
+READ_TOOLS = [
+    "echo",
+    "list_notes",
+    "get_note",
+    "count_words",
+    "export_notes",
+    "check_passphrase",
+    "list_shelf",
+    "search_books",
+    "read_book",
+]
 AUDIT_FIELDS = {
     "time",
     "connector",

@@ -1,11 +1,13 @@
-"""The example connector's tools: a notebook kept in memory for the life of the server.
+"""The example connector's tools: a notebook kept in memory for the life of the server,
+and the books of a library service it may read (library.py).
 
 It uses every hook the base offers, so its tests (and the official conformance
 suite) exercise them: safety classes, confirmation with a fingerprint, pagination,
 secret settings and arguments, error mappers, a preflight check, blocking work in
 worker threads with progress and cancellation, binary content, resources with a
 dynamic listing and subscriptions, a prompt with completion, a client notification
-hook and log records sent to the client.
+hook and log records sent to the client; and for its upstream, the upstream helper,
+the retry policy, a scope (shelves), the content helper and untrusted-text cleaning.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ from patchbay import (
     fingerprint,
     runtime_of,
 )
+from patchbay.example.library import Library, library_errors
 from patchbay.example.settings import ExampleSettings
+from patchbay.untrusted import Untrusted
+from patchbay.upstream import upstream_of
 
 logger = logging.getLogger("patchbay.example")
 
@@ -52,9 +57,10 @@ Prefix = Annotated[str, Field(max_length=200, description="Only keys starting wi
 class Notebook(dict[str, str]):
     """The notes, and what the connector learnt about its clients."""
 
-    def __init__(self, notes: dict[str, str], limit: int) -> None:
+    def __init__(self, notes: dict[str, str], limit: int, library: Library | None = None) -> None:
         super().__init__(notes)
         self.limit = limit
+        self.library = library
         self.watched: set[str] = set()
         self.roots_changes = 0
 
@@ -80,7 +86,9 @@ async def _preflight(settings: ExampleSettings) -> None:
 @asynccontextmanager
 async def notebook(settings: ExampleSettings) -> AsyncIterator[Notebook]:
     """The notebook lives as long as the server."""
-    yield Notebook({f"note-{i:05d}": f"Seed note number {i}." for i in range(settings.seed_notes)}, settings.max_notes)
+    notes = {f"note-{i:05d}": f"Seed note number {i}." for i in range(settings.seed_notes)}
+    library = Library(settings.library_url, settings.retry_policy("The library")) if settings.library_url else None
+    yield Notebook(notes, settings.max_notes, library)
 
 
 connector: Connector[ExampleSettings, Notebook] = Connector(
@@ -92,7 +100,7 @@ connector: Connector[ExampleSettings, Notebook] = Connector(
     instructions="Notes are addressed by key. list_notes pages through them; note://{key} reads one.",
     lifespan=notebook,
     open_world=False,
-    error_mappers=[_notebook_errors],
+    error_mappers=[_notebook_errors, library_errors],
     preflight=_preflight,
 )
 
@@ -264,6 +272,77 @@ async def delete_notes(ctx: Context, prefix: Annotated[str, Field(min_length=1, 
         await runtime_of(ctx).resource_updated(f"note://{key}")
     logger.info("deleted %d notes under %r", len(keys), prefix)
     return DeletedNotes(keys=keys)
+
+
+# The library (an upstream service) ----------------------------------------------------------
+
+Shelf = Annotated[str, Field(min_length=1, max_length=200, description="A shelf of the library, e.g. 'fiction'.")]
+
+
+class Book(BaseModel):
+    """A book of the library; its title is written by others, so it is cleaned of hidden text."""
+
+    id: str
+    shelf: str
+    title: Untrusted
+    size: int = Field(description="Bytes of its content.")
+
+
+class BooksFound(BaseModel):
+    """Books whose titles matched, on the shelves this connector may read."""
+
+    books: list[Book]
+    withheld: str | None = Field(None, description="How many matches on other shelves were left out.")
+
+
+def _library(ctx: Context) -> Library:
+    library = _notes(ctx).library
+    if library is None:
+        raise ToolError("No library is configured; the operator sets PATCHBAY_EXAMPLE_LIBRARY_URL.")
+    return library
+
+
+def _shelves(ctx: Context) -> Any:
+    settings: ExampleSettings = runtime_of(ctx).settings
+    return settings.shelves
+
+
+@connector.tool("read", paginated=True)
+async def list_shelf(
+    ctx: Context,
+    shelf: Shelf,
+    cursor: Cursor = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Books per page.")] = 20,
+) -> Page[Book]:
+    """List the books on a shelf of the library, a page at a time."""
+    name = _shelves(ctx).check(shelf, argument="shelf")
+    data = await upstream_of(ctx, "The library").call(_library(ctx).books, name, cursor, limit)
+    return Page(items=[Book.model_validate(b) for b in data["books"]], next_cursor=data.get("next_page_token"))
+
+
+@connector.tool("read")
+async def search_books(ctx: Context, query: Annotated[str, Field(min_length=1, max_length=200)]) -> BooksFound:
+    """Find books whose titles contain some text, on the shelves you may read."""
+    data = await upstream_of(ctx, "The library").call(_library(ctx).search, query)
+    found = _shelves(ctx).filter([Book.model_validate(b) for b in data["books"]], key=lambda book: book.shelf)
+    return BooksFound(books=found.kept, withheld=found.note)
+
+
+@connector.tool("read")
+async def read_book(
+    ctx: Context,
+    shelf: Shelf,
+    book: Annotated[str, Field(min_length=1, max_length=200, description="The book's id, from list_shelf.")],
+    max_bytes: Annotated[int, Field(ge=1, le=1 << 20, description="Read at most this many bytes.")] = 65536,
+) -> types.CallToolResult:
+    """Read a book of the library: text as text, anything else as binary content; long texts are cut."""
+    name = _shelves(ctx).check(f"{shelf}/{book}", argument="book")
+    shelf_name, _, book_id = name.partition("/")
+    found = await upstream_of(ctx, "The library").call(_library(ctx).content, shelf_name, book_id, max_bytes)
+    blocks: list[types.ContentBlock] = [found.block]
+    if found.truncated:
+        blocks.append(types.TextContent(type="text", text=f"[cut: {found.range_note()}; raise max_bytes to read more]"))
+    return types.CallToolResult(content=blocks)
 
 
 # Resources, prompts, notifications ---------------------------------------------------------
