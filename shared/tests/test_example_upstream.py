@@ -5,11 +5,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from .fake_library import FakeLibrary
 from mcp import Client
 
 from patchbay.example.server import connector
 from patchbay.testing import connect
+
+from .fake_library import FakeLibrary
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,6 @@ from pydantic_settings import SettingsConfigDict
 from patchbay.scope import Allowlist, Kind
 from patchbay.settings import ConnectorSettings
 
-
 SHELVES = Kind(
     noun="shelves",
     grammar="shelf or shelf/book",
