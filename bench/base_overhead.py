@@ -1,7 +1,8 @@
 """What the patchbay base costs over a bare `MCPServer`: per call and at start-up.
 
-Compares the example connector's `echo` tool (built through `patchbay.Connector`) with
-the same tool on a bare `MCPServer` (`bench/bare_echo.py`):
+Compares an `echo` tool built through `patchbay.Connector` (`bench/base_echo.py`: the
+base and that one tool, so the figure is the base's cost, not the example connector's
+other tools) with the same tool on a bare `MCPServer` (`bench/bare_echo.py`):
 
 1. per-call round trip, in memory (`mcp.Client(server)`) and over stdio (a spawned
    server), in both protocol eras (`legacy` handshake and `2026-07-28`);
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import mcp
-from common import BARE_ECHO, abba, count_lines, print_header, run_benchmark
+from common import BARE_ECHO, BASE_ECHO, abba, count_lines, print_header, run_benchmark
 from mcp import StdioServerParameters
 
 ERAS = ("legacy", "2026-07-28")
@@ -121,7 +122,7 @@ def report(calls: list[Result], startup: Result, audit: dict[str, int], args: ar
     for name, samples in (("base", startup.base), ("bare", startup.bare)):
         print(f"{name:<8}{statistics.median(samples) * 1e3:>9.0f}{min(samples) * 1e3:>9.0f}{max(samples) * 1e3:>9.0f}")
     ratio = startup.ratio(statistics.median)
-    print("(The base lists its 3 read tools, the bare server its 1.)")
+    print("(Both list one tool, echo.)")
     print(f"ratio base/bare (median): {ratio:.3f}x  target <={STARTUP_TARGET:.1f}x  {verdict(ratio, STARTUP_TARGET)}")
     print()
     expected = len(ERAS) * (args.calls + args.warmup)
@@ -135,14 +136,13 @@ def report(calls: list[Result], startup: Result, audit: dict[str, int], args: ar
 async def main(args: argparse.Namespace) -> None:
     # Imported here, not at the top, so that `--help` answers without loading the SDK.
     from bare_echo import server as bare_server
-
-    from patchbay.example.server import connector
+    from base_echo import connector
 
     with tempfile.TemporaryDirectory(prefix="patchbay-bench-") as tmp:
         memory_log = Path(tmp, "audit-memory.jsonl")
         stdio_log = Path(tmp, "audit-stdio.jsonl")
         base_params = StdioServerParameters(
-            command=sys.executable, args=["-m", "patchbay.example", "--audit-log", str(stdio_log)]
+            command=sys.executable, args=[str(BASE_ECHO), "--audit-log", str(stdio_log)]
         )
         bare_params = StdioServerParameters(command=sys.executable, args=[str(BARE_ECHO)])
 

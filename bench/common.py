@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BARE_ECHO = BENCH / "bare_echo.py"
+BASE_ECHO = BENCH / "base_echo.py"
 
 T = TypeVar("T")
 Stat = Callable[[list[float]], float]

@@ -13,9 +13,7 @@ At most `MAX_PER_CALL` records are sent per call, so logging cannot flood a clie
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -51,12 +49,45 @@ def mcp_level(levelno: int) -> LoggingLevel:
 
 
 class _Call:
-    def __init__(self, threshold: int) -> None:
-        self.threshold = threshold
+    """One tool call's records; its level is worked out at the first record (most calls log nothing)."""
+
+    def __init__(self, ctx: Context[Any, Any], levels: WeakKeyDictionary[Connection, LoggingLevel]) -> None:
+        self._ctx = ctx
+        self._levels = levels
+        self._threshold: int | None = None
         self.records: list[tuple[LoggingLevel, str, str]] = []
+
+    @property
+    def threshold(self) -> int:
+        """The lowest Python level this call's client wants."""
+        if self._threshold is None:
+            version = self._ctx.protocol_version
+            level: LoggingLevel
+            if version is not None and version >= "2026-07-28":
+                level = "debug"  # the SDK applies the request's own opt-in
+            elif self._levels:
+                level = self._levels.get(sdk.connection_of(self._ctx), DEFAULT_LEVEL)
+            else:
+                level = DEFAULT_LEVEL  # no client set a level yet
+            self._threshold = _PYTHON_LEVEL[level]
+        return self._threshold
 
 
 _call: ContextVar[_Call | None] = ContextVar("patchbay_client_log_call", default=None)
+
+
+class _Collecting:
+    def __init__(self, call: _Call) -> None:
+        self._call = call
+        self._token: Token[_Call | None] | None = None
+
+    def __enter__(self) -> _Call:
+        self._token = _call.set(self._call)
+        return self._call
+
+    def __exit__(self, *_: object) -> None:
+        assert self._token is not None
+        _call.reset(self._token)
 
 
 class ClientLog(logging.Handler):
@@ -79,9 +110,11 @@ class ClientLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Keep `record` for the running call, if there is one and it wants this level."""
         call = _call.get()
-        if call is None or record.levelno < call.threshold or len(call.records) >= MAX_PER_CALL:
+        if call is None or record.exc_info or len(call.records) >= MAX_PER_CALL:
             return
-        if record.exc_info or not (record.name == self._logger or record.name.startswith(self._logger + ".")):
+        if not (record.name == self._logger or record.name.startswith(self._logger + ".")):
+            return
+        if record.levelno < call.threshold:
             return
         try:
             text = self._redactor.text(record.getMessage())
@@ -89,18 +122,12 @@ class ClientLog(logging.Handler):
             text = self._redactor.text(str(record.msg))
         call.records.append((mcp_level(record.levelno), record.name, text))
 
-    @contextmanager
-    def collecting(self, ctx: Context[Any, Any]) -> Iterator[_Call]:
-        """Collect the records of the call `ctx` belongs to, for `send`."""
-        version = ctx.protocol_version
-        modern = version is not None and version >= "2026-07-28"
-        level = "debug" if modern else self._levels.get(sdk.connection_of(ctx), DEFAULT_LEVEL)
-        call = _Call(_PYTHON_LEVEL[level])
-        token = _call.set(call)
-        try:
-            yield call
-        finally:
-            _call.reset(token)
+    def collecting(self, ctx: Context[Any, Any]) -> _Collecting:
+        """A context manager collecting the records of the call `ctx` belongs to, for `send`.
+
+        (A class rather than a generator: it runs on every tool call.)
+        """
+        return _Collecting(_Call(ctx, self._levels))
 
     async def send(self, ctx: Context[Any, Any], call: _Call) -> None:
         """Send what `call` collected to the client (the SDK applies a 2026-07-28 request's opt-in)."""

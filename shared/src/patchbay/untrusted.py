@@ -37,9 +37,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
@@ -162,25 +161,31 @@ class Removals:
     @property
     def note(self) -> str | None:
         """The one-line note for everything removed in the call, or None."""
-        return note(self.counts)
+        return note(self.counts) if self.counts else None
 
 
 _current: ContextVar[Removals | None] = ContextVar("patchbay_untrusted_removals", default=None)
 
 
-@contextmanager
-def collecting(enabled: bool = True) -> Iterator[Removals]:
+class collecting:
     """Clean (or, with `enabled=False`, leave) untrusted text in this block, adding up what went.
 
     The base's tool pipeline wraps every call in this with the connector's
-    `clean_untrusted_text` setting; worker threads started by the call share it.
+    `clean_untrusted_text` setting; worker threads started by the call share it. (A
+    class rather than a generator: it runs on every tool call.)
     """
-    removals = Removals(enabled=enabled)
-    token = _current.set(removals)
-    try:
-        yield removals
-    finally:
-        _current.reset(token)
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._removals = Removals(enabled=enabled)
+        self._token: Token[Removals | None] | None = None
+
+    def __enter__(self) -> Removals:
+        self._token = _current.set(self._removals)
+        return self._removals
+
+    def __exit__(self, *_: object) -> None:
+        assert self._token is not None
+        _current.reset(self._token)
 
 
 def clean_untrusted(text: str) -> str:
