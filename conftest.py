@@ -10,6 +10,20 @@ from collections.abc import Iterator
 
 import pytest
 
+from patchbay.testing import ERAS
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (what the MCP SDK and uvicorn use)."""
+    return "asyncio"
+
+
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    """Run the test once per protocol era (handshake and 2026-07-28)."""
+    return str(request.param)
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:

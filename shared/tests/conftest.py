@@ -4,19 +4,6 @@ import os
 
 import pytest
 
-from patchbay.testing import ERAS
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=ERAS)
-def era(request: pytest.FixtureRequest) -> str:
-    """Run the test once per protocol era."""
-    return str(request.param)
-
 
 @pytest.fixture(autouse=True)
 def no_connector_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,19 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from patchbay.testing import ERAS
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from fs_observe import ...`
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=ERAS)
-def era(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def tiny_png() -> bytes:

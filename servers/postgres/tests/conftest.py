@@ -25,8 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from patchbay.testing import ERAS
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from pgserver import ...`
 
 from pgserver import (
@@ -51,17 +49,6 @@ HOW_TO_PROVIDE = (
 )
 
 _summary: list[str] = []
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=ERAS)
-def era(request: pytest.FixtureRequest) -> str:
-    """Run the test once per protocol era."""
-    return str(request.param)
 
 
 @pytest.fixture(scope="session")
