@@ -307,6 +307,14 @@ class PostgresServer(_Postgres):
         self._pg_ctl("start")
         self.timings["restart"] = time.monotonic() - began
 
+    def down(self) -> None:
+        """Stop the server process only (`pg_ctl -m fast`), keeping its data dir: `up()` starts it again."""
+        self._pg_ctl("stop", "-m", "fast")
+
+    def up(self) -> None:
+        """Start the server again after `down()`: same port, same data."""
+        self._pg_ctl("start")
+
     def stop(self) -> None:
         """Stop the server (`pg_ctl -m fast`) and remove its temp dir. Safe to call twice."""
         if self._stopped:

@@ -158,7 +158,7 @@ async def test_passwords_never_appear_anywhere(
     assert "password authentication failed" in captured.err  # the operator learns why
     assert postgres.password not in everything
     assert "wrong-" not in everything
-    assert "Could not connect to the database in time" in seen[2]
+    assert "Could not connect to database 'bad': authentication failed (check the user name and password" in seen[2]
 
 
 async def test_over_stdio_with_a_dsn_from_the_environment(postgres: Any, db: str) -> None:

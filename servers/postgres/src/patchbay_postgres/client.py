@@ -5,6 +5,16 @@ reason is tried again on a fresh connection, as often and as long as the shared 
 policy allows (`retry_attempts`, `retry_max_wait_seconds`); a write is never retried
 (it checks its connection first).
 Every session gets a server-side statement timeout.
+
+A call that is cancelled (`notifications/cancelled`, a client gone) cancels its statement
+on the server: the statement runs in a task shielded from the call's cancellation, and the
+call asks PostgreSQL to cancel it (`cancel_safe`), bounded in time, before it returns; so
+the connection goes back to its pool and no backend runs on behind a pool's back.
+
+When a pool has no connection at all (none idle, none lent), one direct connection attempt
+first learns whether the database can be reached: if not, the call fails at once with the
+real reason (connection refused, host not found, authentication failed, timed out, no such
+database) instead of waiting out the connect timeout.
 """
 
 from __future__ import annotations
@@ -21,17 +31,64 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from patchbay import InvalidArgument, SettingsError
+from patchbay import InvalidArgument, SettingsError, ToolError
 from patchbay_postgres.settings import PostgresSettings
 
 logger = logging.getLogger("patchbay.postgres")
 T = TypeVar("T")
+
+CANCEL_BOUND_SECONDS = 2.0
+"""How long a cancelled call keeps asking the server to cancel its statement before it closes the connection."""
+
+Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
+
+
+class DatabaseUnavailable(ToolError):
+    """The database cannot be reached; the message says why (never the DSN or the password)."""
+
+
+def connect_failure(name: str, exc: BaseException) -> str:
+    """Why a connection to database `name` failed, in one sentence without the DSN or the password."""
+    text = str(exc)
+    low = text.lower()
+    if "connection refused" in low:
+        why = "connection refused (is the server running, and accepting TCP/IP connections on that host and port?)"
+    elif "failed to resolve host" in low or "could not translate host name" in low or "name or service" in low:
+        why = "host not found (the host name in its connection string does not resolve)"
+    elif "password authentication failed" in low or "authentication failed" in low or "no password supplied" in low:
+        why = "authentication failed (check the user name and password in its connection string)"
+    elif "no pg_hba.conf entry" in low:
+        why = "authentication failed (the server's pg_hba.conf does not admit this user from this host)"
+    elif "does not exist" in low and "database" in low:
+        why = "the database named in its connection string does not exist"
+    elif "role" in low and "does not exist" in low:
+        why = "authentication failed (the role named in its connection string does not exist)"
+    elif isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout expired" in low or "timed out" in low:
+        why = "timed out (the host did not answer in time)"
+    elif "too many" in low and "connections" in low:
+        why = "the server has no connection slots left (too many connections)"
+    elif "starting up" in low or "shutting down" in low:
+        why = "the server is starting up or shutting down; try again shortly"
+    else:
+        why = "the connection failed"
+    return f"Could not connect to database {name!r}: {why}."
+
+
+@dataclass
+class _Running:
+    """One database call in progress: its connection once it has one, and its own cancel scope."""
+
+    scope: anyio.CancelScope
+    conn: AsyncConnection[TupleRow] | None = None
+    cancelled: bool = False
+
 
 # Types whose Python form is lossy or awkward as JSON come back as PostgreSQL's own text.
 _AS_TEXT = ("numeric", "interval", "money", "int4range", "int8range", "numrange", "tsrange", "tstzrange", "daterange")
@@ -71,7 +128,7 @@ class Databases:
             "-c standard_conforming_strings=on"
         )
 
-        def pool(dsn: str, name: str, *, checked: bool) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
+        def pool(dsn: str, name: str) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
             return AsyncConnectionPool(
                 dsn,
                 min_size=0,
@@ -79,19 +136,23 @@ class Databases:
                 kwargs={"options": options, "application_name": "patchbay-postgres", "autocommit": False},
                 configure=_configure,
                 reset=_reset,
-                check=AsyncConnectionPool.check_connection if checked else None,
                 open=False,
+                # Give up growing at once when the database cannot be reached (a call learns why
+                # by itself): no backoff schedule keeps the pool from reconnecting once it is back.
+                reconnect_timeout=0,
                 name=name,
             )
 
         self._databases = {
             name: Database(
                 name,
-                reads=pool(dsn.get_secret_value(), f"patchbay-{name}-reads", checked=False),
-                writes=pool(dsn.get_secret_value(), f"patchbay-{name}-writes", checked=True),
+                reads=pool(dsn.get_secret_value(), f"patchbay-{name}-reads"),
+                writes=pool(dsn.get_secret_value(), f"patchbay-{name}-writes"),
             )
             for name, dsn in settings.databases.items()
         }
+        self._lent: dict[int, int] = {}  # id(pool) -> connections lent out now
+        self._probes: dict[str, asyncio.Future[None]] = {}  # database -> the attempt in flight
 
     @property
     def names(self) -> list[str]:
@@ -123,33 +184,182 @@ class Databases:
                 await pool.close()
 
     @asynccontextmanager
-    async def transaction(self, name: str | None, *, read_only: bool) -> AsyncIterator[AsyncConnection[TupleRow]]:
+    async def transaction(
+        self, name: str | None, *, read_only: bool, running: _Running | None = None
+    ) -> AsyncIterator[AsyncConnection[TupleRow]]:
         """A connection inside a transaction (read-only unless told otherwise), committed on success."""
-        pool = self.get(name).reads if read_only else self.get(name).writes
-        async with pool.connection(timeout=self.settings.connect_timeout_seconds) as conn:
+        database = self.get(name)
+        pool = database.reads if read_only else database.writes
+        conn = await self._acquire(database, pool, checked=not read_only)
+        self._lent[id(pool)] = self._lent.get(id(pool), 0) + 1
+        try:
+            if running is not None:
+                running.conn = conn
             await conn.set_read_only(read_only)
             async with conn.transaction():
                 yield conn
+        finally:
+            if running is not None:
+                running.conn = None
+            self._lent[id(pool)] -= 1
+            with anyio.CancelScope(shield=True):  # back to the pool even when the call was cut short
+                await pool.putconn(conn)
+
+    async def _acquire(self, database: Database, pool: Pool, *, checked: bool) -> AsyncConnection[TupleRow]:
+        """A connection from `pool`; at once a `DatabaseUnavailable` when the database cannot be reached.
+
+        A pool with no connection (none idle, none lent) first has the database tried directly,
+        so a refused connection is reported at once rather than after the connect timeout.
+        A write's connection is checked first; a dead one has every idle connection checked.
+        """
+        timeout = self.settings.connect_timeout_seconds
+        for _ in range(2):
+            if pool.get_stats().get("pool_available", 0) == 0 and self._lent.get(id(pool), 0) == 0:
+                await self._probe(database.name)
+            try:
+                conn = await pool.getconn(timeout=timeout)
+            except PoolTimeout:
+                if self._lent.get(id(pool), 0) >= self.settings.pool_max_size:
+                    raise
+                await self._probe(database.name, force=True)  # raises the real reason, if there is one
+                raise
+            if not checked:
+                return conn
+            try:
+                await AsyncConnectionPool.check_connection(conn)
+            except psycopg.OperationalError:
+                await pool.putconn(conn)
+                await pool.check()  # the others were likely lost the same way (a restart)
+                continue
+            return conn
+        raise DatabaseUnavailable(f"Could not connect to database {database.name!r}: its connections keep failing.")
+
+    async def _probe(self, name: str, *, force: bool = False) -> None:
+        """One direct connection attempt to `name` (shared by calls that arrive meanwhile).
+
+        Raises:
+            DatabaseUnavailable: the attempt failed; the message says why.
+        """
+        running = self._probes.get(name)
+        if running is None:
+            running = asyncio.ensure_future(self._connect_once(name))
+            self._probes[name] = running
+            running.add_done_callback(lambda _: self._probes.pop(name, None))
+        await asyncio.shield(running)
+
+    async def _connect_once(self, name: str) -> None:
+        dsn = self.settings.databases[name].get_secret_value()
+        try:
+            conn = await AsyncConnection.connect(
+                dsn, connect_timeout=max(2, int(self.settings.connect_timeout_seconds))
+            )
+        except psycopg.Error as exc:
+            logger.warning("database %r is not reachable: %s", name, _whole(exc))
+            raise DatabaseUnavailable(connect_failure(name, exc)) from None
+        await conn.close()
 
     async def read(self, name: str | None, work: Callable[[AsyncConnection[TupleRow]], Awaitable[T]]) -> T:
         """Run `work` in a read-only transaction; retried on a fresh connection if the connection was lost.
 
         How often and how long between tries is the shared retry policy's (`retry_attempts`,
         `retry_max_wait_seconds`): the first retry at once, later ones after a backoff.
+        Cancelling the call cancels the statement on the server (see `guarded`).
         """
-        delays = self.retry.retry_delays()
-        while True:
+
+        async def attempts(running: _Running) -> T:
+            delays = self.retry.retry_delays()
+            while True:
+                try:
+                    async with self.transaction(name, read_only=True, running=running) as conn:
+                        return await work(conn)
+                except (PoolTimeout, psycopg.errors.QueryCanceled):
+                    raise  # already waited (for a connection, or for the statement timeout)
+                except psycopg.OperationalError:
+                    wait = next(delays, None)
+                    if wait is None or running.cancelled:
+                        raise
+                    database = self.get(name)
+                    logger.info("connection to %r lost; retrying in %.1f s", database.name, wait)
+                    await database.reads.check()  # drop the other connections the same failure killed
+                    await asyncio.sleep(wait)
+
+        return await self.guarded(attempts)
+
+    async def write(self, name: str | None, work: Callable[[AsyncConnection[TupleRow]], Awaitable[T]]) -> T:
+        """Run `work` in a read-write transaction, committed on success; never retried."""
+
+        async def once(running: _Running) -> T:
+            async with self.transaction(name, read_only=False, running=running) as conn:
+                return await work(conn)
+
+        return await self.guarded(once)
+
+    async def guarded(self, body: Callable[[_Running], Awaitable[T]]) -> T:
+        """Run `body` so that cancelling the call cancels its statement on the server.
+
+        `body` runs in a task shielded from the caller's cancellation. When the caller is
+        cancelled, the statement is cancelled on the server (`cancel_safe`, repeated until the
+        body ends, at most CANCEL_BOUND_SECONDS), so the body ends with QueryCanceled and its
+        connection goes back to the pool, clean; waiting for a connection is simply stopped.
+        Past the bound the body is cancelled outright (psycopg then closes the connection).
+        """
+        running = _Running(scope=anyio.CancelScope())
+        outcome: list[tuple[bool, Any]] = []
+        done = anyio.Event()
+
+        async def run() -> None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    with running.scope:
+                        try:
+                            outcome.append((True, await body(running)))
+                        except Exception as exc:
+                            outcome.append((False, exc))
+                finally:
+                    done.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(run)
             try:
-                async with self.transaction(name, read_only=True) as conn:
-                    return await work(conn)
-            except (PoolTimeout, psycopg.errors.QueryCanceled):
-                raise  # already waited (for a connection, or for the statement timeout)
-            except psycopg.OperationalError:
-                wait = next(delays, None)
-                if wait is None:
-                    raise
-                logger.info("connection to %r lost; retrying in %.1f s", name or self.names[0], wait)
-                await asyncio.sleep(wait)
+                await done.wait()
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    await _stop(running, done)
+                raise
+        if not outcome:
+            raise DatabaseUnavailable("The call was cancelled.")  # pragma: no cover - only after a cancel
+        ok, value = outcome[0]
+        if ok:
+            result: T = value
+            return result
+        raise value
+
+
+async def _stop(running: _Running, done: anyio.Event) -> None:
+    """Cancel the running statement on the server until the body has ended (bounded)."""
+    running.cancelled = True
+    with anyio.move_on_after(CANCEL_BOUND_SECONDS):
+        while not done.is_set():
+            conn = running.conn
+            if conn is None:
+                running.scope.cancel()  # waiting for a connection, or between tries: just stop
+            else:
+                try:
+                    await conn.cancel_safe(timeout=CANCEL_BOUND_SECONDS)
+                except Exception as exc:
+                    logger.warning("could not cancel a statement: %s", exc)
+            with anyio.move_on_after(0.1):
+                await done.wait()
+    if not done.is_set():
+        logger.warning("a cancelled statement did not stop in %.0f s: closing its connection", CANCEL_BOUND_SECONDS)
+        running.scope.cancel()
+        with anyio.move_on_after(CANCEL_BOUND_SECONDS):
+            await done.wait()
+
+
+def _whole(exc: BaseException) -> str:
+    """An exception's whole message on one line (libpq's reasons span several)."""
+    return " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
 
 
 async def role_warnings(settings: PostgresSettings) -> list[str]:
@@ -170,7 +380,7 @@ async def role_warnings(settings: PostgresSettings) -> list[str]:
                     )
                 ).fetchone()
         except psycopg.Error as exc:
-            logger.warning("database %r is not reachable: %s", name, str(exc).strip().splitlines()[-1])
+            logger.warning("database %r is not reachable: %s", name, _whole(exc))
             continue
         if row is not None and (row[0] or row[1]):
             what = "a superuser" if row[0] else "allowed to bypass row-level security"

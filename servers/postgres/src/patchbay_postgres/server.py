@@ -59,7 +59,10 @@ def _postgres_error(exc: BaseException) -> str | None:
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return f"Rejected by the read-only transaction: {exc.diag.message_primary}"
     if isinstance(exc, PoolTimeout):
-        return "Could not connect to the database in time; the server log says why (e.g. a wrong password)."
+        return (
+            "Timed out waiting for a free database connection: every connection of the pool is busy "
+            "(pool_max_size); try again shortly."
+        )
     if isinstance(exc, psycopg.OperationalError):
         return "Could not reach the database; check that it is running and reachable, then try again."
     if isinstance(exc, psycopg.Error):
@@ -475,10 +478,58 @@ async def explain_query(
 
     async def work(conn: AsyncConnection[TupleRow]) -> Plan:
         plan = (await _rows(conn, f"explain ({options}format json) {sql}"))[0][0]
+        if analyze:  # the query ran once, for the JSON plan: its text comes from that, not from a second run
+            return Plan(plan=plan, text=plan_text(plan), analyzed=True)
         text = await _rows(conn, f"explain ({options}format text) {sql}")
         return Plan(plan=plan, text="\n".join(line[0] for line in text), analyzed=analyze)
 
     return await _databases(ctx).read(database, work)
+
+
+def plan_text(plan: list[dict[str, Any]]) -> str:
+    """EXPLAIN's text form, made from its JSON form (node, relation, costs, actual timings)."""
+    lines: list[str] = []
+
+    def node(item: dict[str, Any], depth: int) -> None:
+        what = str(item.get("Node Type", "?"))
+        if item.get("Strategy") and what == "Aggregate":
+            what = {"Hashed": "HashAggregate", "Sorted": "GroupAggregate"}.get(str(item["Strategy"]), what)
+        if "Index Name" in item:
+            what += f" using {item['Index Name']}"
+        if "Relation Name" in item:
+            relation = f"{item['Schema']}.{item['Relation Name']}" if "Schema" in item else item["Relation Name"]
+            alias = item.get("Alias")
+            what += f" on {relation}" + (f" {alias}" if alias and alias != item["Relation Name"] else "")
+        if "Startup Cost" in item:
+            what += (
+                f"  (cost={item['Startup Cost']:.2f}..{item['Total Cost']:.2f} "
+                f"rows={item.get('Plan Rows')} width={item.get('Plan Width')})"
+            )
+        if "Actual Total Time" in item:
+            what += (
+                f" (actual time={item['Actual Startup Time']:.3f}..{item['Actual Total Time']:.3f} "
+                f"rows={item.get('Actual Rows')} loops={item.get('Actual Loops')})"
+            )
+        elif item.get("Actual Loops") == 0:
+            what += " (never executed)"
+        pad = "  " * depth
+        lines.append(f"{pad}->  {what}" if depth else what)
+        for key in ("Filter", "Index Cond", "Hash Cond", "Join Filter", "Merge Cond", "Recheck Cond", "Sort Key"):
+            if key in item:
+                value = ", ".join(item[key]) if isinstance(item[key], list) else item[key]
+                lines.append(f"{pad}      {key}: {value}")
+        if "Rows Removed by Filter" in item:
+            lines.append(f"{pad}      Rows Removed by Filter: {item['Rows Removed by Filter']}")
+        for child in item.get("Plans", []):
+            node(child, depth + 1)
+
+    for statement in plan:
+        node(statement.get("Plan", {}), 0)
+        if "Planning Time" in statement:
+            lines.append(f"Planning Time: {statement['Planning Time']:.3f} ms")
+        if "Execution Time" in statement:
+            lines.append(f"Execution Time: {statement['Execution Time']:.3f} ms")
+    return "\n".join(lines)
 
 
 # Monitoring --------------------------------------------------------------------------
@@ -745,7 +796,8 @@ async def execute_write(
     """Change data with one INSERT, UPDATE, DELETE or MERGE; returns the rows affected. A statement
     whose plan touches many rows asks the user to confirm first."""
     sqlguard.check_write(sql)
-    async with _databases(ctx).transaction(database, read_only=False) as conn:
+
+    async def work(conn: AsyncConnection[TupleRow]) -> WriteResult:
         cursor = await conn.execute(sql, binary=True)
         returned = None
         if cursor.description:
@@ -757,6 +809,8 @@ async def execute_write(
                 truncated=len(rows) > 1000,
             )
         return WriteResult(rows_affected=cursor.rowcount, returned=returned)
+
+    return await _databases(ctx).write(database, work)
 
 
 class DdlResult(BaseModel):
@@ -783,9 +837,12 @@ async def execute_ddl(
     """Change the schema with one statement (CREATE, ALTER, DROP, TRUNCATE, COMMENT, GRANT ...).
     The user always confirms first, shown the statement."""
     sqlguard.check_ddl(sql)
-    async with _databases(ctx).transaction(database, read_only=False) as conn:
+
+    async def work(conn: AsyncConnection[TupleRow]) -> DdlResult:
         cursor = await conn.execute(sql, binary=True)
         return DdlResult(status=cursor.statusmessage or "done")
+
+    return await _databases(ctx).write(database, work)
 
 
 # Resources and prompts ---------------------------------------------------------------
