@@ -603,7 +603,14 @@ def test_body_under_the_limit_is_served(servers: Servers) -> None:
 def test_body_over_the_limit_is_413(servers: Servers) -> None:
     response = post(servers.small.url, call("echo", {"text": "L" * 4000}))
     assert response.status_code == 413
-    assert response.text == "Request body too large"
+    assert response.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600,
+            "message": "Request body too large: the limit is 2048 bytes (PATCHBAY_EXAMPLE_MAX_REQUEST_BYTES).",
+        },
+    }
     assert not [e for e in audit_lines(servers.small) if e["arguments"] == {"text": "L" * 4000}]
 
 

@@ -24,6 +24,7 @@ from patchbay.scope import within
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40
+_NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ def normalise(scope: Sequence[Root], raw: str) -> str:
         raise InvalidArgument("path", "contains a NUL byte")
     if not raw.strip():
         raise InvalidArgument("path", "is empty; give a path inside an allowed directory")
+    if any(len(os.fsencode(part)) > _NAME_MAX for part in raw.split("/")):
+        raise InvalidArgument("path", f"has a name longer than {_NAME_MAX} bytes, more than a file system allows")
     text = raw
     if text == "~" or text.startswith("~/"):
         text = os.path.expanduser(text)

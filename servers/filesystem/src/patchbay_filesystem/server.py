@@ -74,7 +74,7 @@ connector: Connector[FilesystemSettings, FilesystemState] = Connector(
     open_world=False,
 )
 
-Path = Annotated[str, Field(description="Absolute, or relative to the first allowed directory.")]
+Path = Annotated[str, Field(max_length=4096, description="Absolute, or relative to the first allowed directory.")]
 Globs = Annotated[list[str], Field(description="Gitignore-style globs to skip, e.g. ['node_modules/'].")]
 
 
@@ -111,7 +111,7 @@ def read_text_file(
     ctx: Context,
     scope: InScope,
     path: Path,
-    encoding: Annotated[str | None, Field(description="Text encoding; detected when omitted.")] = None,
+    encoding: Annotated[str | None, Field(max_length=64, description="Text encoding; detected when omitted.")] = None,
     head: Annotated[int | None, Field(ge=1, description="Only the first N lines.")] = None,
     tail: Annotated[int | None, Field(ge=1, description="Only the last N lines.")] = None,
     offset: Annotated[int | None, Field(ge=0, description="Skip this many lines first (0-based).")] = None,
@@ -589,7 +589,7 @@ def write_file(
     scope: InScope,
     path: Path,
     content: Annotated[str, Field(description="The file's new content.")],
-    encoding: Annotated[str, Field(description="Encoding to write with.")] = "utf-8",
+    encoding: Annotated[str, Field(max_length=64, description="Encoding to write with.")] = "utf-8",
 ) -> Written:
     """Create a file or replace its content, atomically (readers never see half a file); keeps its permissions."""
     try:
