@@ -45,8 +45,8 @@ from patchbay import (
     runtime_of,
 )
 from patchbay.model_text import cell, fields, short_size, short_time, table
-from patchbay_filesystem import files, grep
-from patchbay_filesystem.paths import Located, NotFound, OutOfScope, locate, normalise, root_of
+from patchbay_filesystem import files, grep, paths
+from patchbay_filesystem.paths import Located, NotFound, OutOfScope, Shown, locate, normalise, root_of
 from patchbay_filesystem.scope import (
     InScope,
     Request,
@@ -93,7 +93,7 @@ def _iso(timestamp: float) -> str:
 class TextFile(BaseModel):
     """Text read from a file."""
 
-    path: str
+    path: Shown
     encoding: str
     content: str
     lines: int = Field(description="Lines in `content`.")
@@ -150,7 +150,7 @@ def read_media_file(ctx: Context, scope: InScope, path: Path) -> types.CallToolR
 class FileRead(BaseModel):
     """One file of read_multiple_files: its text, or why it could not be read."""
 
-    path: str
+    path: Shown
     content: str | None = None
     encoding: str | None = None
     truncated: bool = False
@@ -198,7 +198,7 @@ def read_multiple_files(
 class DirectoryEntry(BaseModel):
     """One entry of a directory."""
 
-    name: str
+    name: Shown
     type: Kind
     size: int = Field(description="Bytes (for a symbolic link: the link itself).")
     modified: str
@@ -243,7 +243,7 @@ def list_directory(
 class Tree(BaseModel):
     """A directory tree as an indented listing, cut at the depth and entry limits."""
 
-    path: str
+    path: Shown
     tree: str = Field(
         description="One entry per line, indented two spaces per level; directories end with '/', "
         "symbolic links with '@' (shown, not followed), other special files with '?'."
@@ -280,7 +280,7 @@ def directory_tree(
                 truncated = True
                 break
             parent = found.path.rpartition("/")[0]
-            children[parent].append((found.name + _MARKS[found.kind], found.path))
+            children[parent].append((paths.shown(found.name) + _MARKS[found.kind], found.path))
             if found.kind == "directory":
                 children[found.path] = []
     lines: list[str] = []
@@ -307,7 +307,7 @@ def _walking(scope: Scope, path: str, progress: Progress, **options: Any) -> Ite
 class FileMatch(BaseModel):
     """A path whose name matched."""
 
-    path: str
+    path: Shown
     type: Kind
 
     @classmethod
@@ -342,7 +342,7 @@ def search_files(
     more = False
     with _walking(scope, path, Progress(ctx, "entries searched"), exclude=skip) as (base, found_below):
         for found in found_below:
-            if not wanted.match_file(f"{found.path}/" if found.kind == "directory" else found.path):
+            if not wanted.match_file(paths.shown(f"{found.path}/" if found.kind == "directory" else found.path)):
                 continue
             seen += 1
             if seen <= already:
@@ -357,7 +357,7 @@ def search_files(
 class ContentMatch(BaseModel):
     """A matching line, with context."""
 
-    path: str
+    path: Shown
     line: int = Field(description="1-based line number.")
     text: str
     before: list[str] = []
@@ -428,7 +428,7 @@ def search_file_contents(
     searched = skipped = 0
     with _walking(scope, path, Progress(ctx, "entries searched"), exclude=skip) as (base, found_below):
         for found in found_below:  # each entry is a cancellation checkpoint: between files, too
-            if found.kind != "file" or (only is not None and not only.match_file(found.path)):
+            if found.kind != "file" or (only is not None and not only.match_file(paths.shown(found.path))):
                 continue
             data = _read_quietly(found.name, found.dir_fd, cap)
             if data is None or files.is_binary(data):
@@ -476,7 +476,7 @@ def _matching_lines(shown: str, data: bytes, needle: grep.Needle, context: int, 
 class FileInfo(BaseModel):
     """What the filesystem knows about an entry (a link is described, not followed)."""
 
-    path: str
+    path: Shown
     type: Kind
     size: int
     modified: str
@@ -485,7 +485,7 @@ class FileInfo(BaseModel):
     permissions: str = Field(description="Mode bits in octal, e.g. 0o644.")
     owner: int
     group: int
-    link_target: str | None = Field(None, description="Where a symbolic link leads, when that is in scope.")
+    link_target: Shown | None = Field(None, description="Where a symbolic link leads, when that is in scope.")
 
     def model_text(self) -> str:
         return fields(
@@ -535,7 +535,7 @@ def get_file_info(scope: InScope, path: Path) -> FileInfo:
 class AllowedDirectory(BaseModel):
     """A directory in scope, and why."""
 
-    path: str
+    path: Shown
     source: str
 
 
@@ -576,7 +576,7 @@ async def list_allowed_directories(scope: InScope) -> AllowedDirectories:
 class Written(BaseModel):
     """A file written."""
 
-    path: str
+    path: Shown
     bytes: int
     created: bool
 
@@ -612,7 +612,7 @@ class Edit(BaseModel):
 class Edited(BaseModel):
     """The edits, as a unified diff."""
 
-    path: str
+    path: Shown
     diff: str
     applied: bool = Field(description="False for a dry run.")
     replacements: int
@@ -663,7 +663,7 @@ def edit_file(
 class DirectoryCreated(BaseModel):
     """A directory made (with any missing parents)."""
 
-    path: str
+    path: Shown
     created: bool = Field(description="False when it already existed.")
 
     def model_text(self) -> str:
@@ -705,8 +705,8 @@ def _as_given(path: str) -> Iterator[None]:
 class Copied(BaseModel):
     """A file copied."""
 
-    source: str
-    destination: str
+    source: Shown
+    destination: Shown
     bytes: int
 
     def model_text(self) -> str:
@@ -727,8 +727,8 @@ def copy_file(scope: InScope, source: Path, destination: Path) -> Copied:
 class Moved(BaseModel):
     """A file or directory moved or renamed."""
 
-    source: str
-    destination: str
+    source: Shown
+    destination: Shown
 
     def model_text(self) -> str:
         return f"Moved {self.source} to {self.destination}"
@@ -751,7 +751,7 @@ def move_file(scope: InScope, source: Path, destination: Path) -> Moved:
 class DeletedFile(BaseModel):
     """A file removed."""
 
-    path: str
+    path: Shown
 
     def model_text(self) -> str:
         return f"Deleted {self.path}"
@@ -780,7 +780,7 @@ def delete_file(scope: InScope, path: Path) -> DeletedFile:
 class DeletedDirectory(BaseModel):
     """A directory removed, with what it held."""
 
-    path: str
+    path: Shown
     files: int
     directories: int
 

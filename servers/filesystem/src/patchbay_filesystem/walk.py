@@ -22,6 +22,7 @@ from typing import Literal
 from pathspec import GitIgnoreSpec
 
 from patchbay import InvalidArgument, Progress, checkpoint
+from patchbay_filesystem.paths import shown
 
 Kind = Literal["file", "directory", "symlink", "other"]
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -102,7 +103,7 @@ def walk(
                         kind = _kind(entry)
                     except OSError:
                         continue  # vanished while walking
-                    if exclude is not None and exclude.match_file(f"{path}/" if kind == "directory" else path):
+                    if exclude is not None and exclude.match_file(shown(f"{path}/" if kind == "directory" else path)):
                         continue
                     if progress is not None:
                         progress.advance()  # a checkpoint too
