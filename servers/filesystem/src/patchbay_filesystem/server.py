@@ -75,7 +75,11 @@ connector: Connector[FilesystemSettings, FilesystemState] = Connector(
 )
 
 Path = Annotated[str, Field(max_length=4096, description="Absolute, or relative to the first allowed directory.")]
-Globs = Annotated[list[str], Field(description="Gitignore-style globs to skip, e.g. ['node_modules/'].")]
+MAX_PATTERN = 1000
+Glob = Annotated[str, Field(max_length=MAX_PATTERN)]
+Globs = Annotated[
+    list[Glob], Field(max_length=100, description="Gitignore-style globs to skip, e.g. ['node_modules/'].")
+]
 
 
 def _settings(ctx: Context) -> FilesystemSettings:
@@ -325,7 +329,12 @@ def search_files(
     ctx: Context,
     scope: InScope,
     pattern: Annotated[
-        str, Field(min_length=1, description="Glob on paths, gitignore-style: '*.py', 'src/**/test_*.py'.")
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_PATTERN,
+            description="Glob on paths, gitignore-style: '*.py', 'src/**/test_*.py'.",
+        ),
     ],
     path: Path = ".",
     exclude: Globs = [],  # noqa: B006
@@ -405,6 +414,7 @@ def search_file_contents(
         str,
         Field(
             min_length=1,
+            max_length=MAX_PATTERN * 10,
             description="Text to find; with regex=true a regular expression in RE2 syntax "
             "(no backreferences or lookaround: matching takes time linear in the text).",
         ),
@@ -412,7 +422,9 @@ def search_file_contents(
     path: Path = ".",
     regex: bool = False,
     case_sensitive: bool = True,
-    include: Annotated[list[str], Field(description="Only files matching these globs, e.g. ['*.py'].")] = [],  # noqa: B006
+    include: Annotated[
+        list[Glob], Field(max_length=100, description="Only files matching these globs, e.g. ['*.py'].")
+    ] = [],  # noqa: B006
     exclude: Globs = [],  # noqa: B006
     context_lines: Annotated[int, Field(ge=0, le=10, description="Lines of context around each match.")] = 0,
     max_matches_per_file: Annotated[int, Field(ge=1, le=1000)] = 20,
