@@ -179,21 +179,39 @@ class FilesRead(BaseModel):
 def read_multiple_files(
     ctx: Context,
     scope: InScope,
-    paths: Annotated[list[str], Field(min_length=1, max_length=100, description="Paths to read.")],
+    paths: Annotated[list[Path], Field(min_length=1, max_length=100, description="Paths to read.")],
 ) -> FilesRead:
     """Read several text files at once; a file that fails does not stop the others."""
-    cap = _settings(ctx).max_read_bytes
+    settings = _settings(ctx)
+    budget = settings.max_result_bytes  # reading stops once the answer is full, so memory stays bounded
     results = []
     for path in paths:
         checkpoint()  # a cancelled call stops between files
-        try:
-            with locate(scope.roots, path) as entry:
-                data, _, truncated = files.read_bytes(entry, cap)
-                text, used = files.decode(data, None, truncated=truncated, shown=path)
-                results.append(FileRead(path=entry.path, content=text, encoding=used, truncated=truncated))
-        except ToolError as exc:
-            results.append(FileRead(path=path, error=str(exc)))
+        if budget <= 0:
+            results.append(FileRead(path=path, error=_not_read(settings.max_result_bytes)))
+            continue
+        read = _read_one(scope, path, min(settings.max_read_bytes, budget))
+        budget -= len((read.content or "").encode()) + len(read.error or "")
+        results.append(read)
     return FilesRead(files=results)
+
+
+def _read_one(scope: Scope, path: str, cap: int) -> FileRead:
+    """One file of read_multiple_files, at most `cap` bytes of it, or why it could not be read."""
+    try:
+        with locate(scope.roots, path) as entry:
+            data, _, truncated = files.read_bytes(entry, cap)
+            text, used = files.decode(data, None, truncated=truncated, shown=path)
+            return FileRead(path=entry.path, content=text, encoding=used, truncated=truncated)
+    except ToolError as exc:
+        return FileRead(path=path, error=str(exc))
+
+
+def _not_read(limit: int) -> str:
+    return (
+        f"not read: the answer reached the {limit}-byte result limit before this file; "
+        "read it in another call (read_text_file reads one file in parts)."
+    )
 
 
 # Listing and searching ------------------------------------------------------------
@@ -379,7 +397,7 @@ class ContentSearch(BaseModel):
     matches: list[ContentMatch]
     files_searched: int
     files_skipped: int = Field(description="Binary files and files over the size cap, not searched.")
-    truncated: bool = Field(description="True when max_matches stopped the search early.")
+    truncated: bool = Field(description="True when max_matches or the result limit stopped the search early.")
 
     def model_text(self) -> str:
         """grep-like: each file's path once, then 'line: text' (context lines 'line- text')."""
@@ -402,7 +420,7 @@ class ContentSearch(BaseModel):
             f"{self.files_skipped} skipped (binary or over the cap)"
         )
         if self.truncated:
-            lines.append("[Stopped at max_matches: narrow the path or include, or raise max_matches.]")
+            lines.append("[Stopped at max_matches or the result limit: narrow the path, include or query.]")
         return "\n".join(lines)
 
 
@@ -435,6 +453,7 @@ def search_file_contents(
     only = patterns("include", include)
     skip = patterns("exclude", exclude)
     cap = _settings(ctx).max_read_bytes * 8
+    budget = _settings(ctx).max_result_bytes
     literal = query.encode() if not regex and case_sensitive else None
     matches: list[ContentMatch] = []
     searched = skipped = 0
@@ -450,12 +469,21 @@ def search_file_contents(
             if literal is not None and literal not in data:
                 continue
             room = min(max_matches_per_file, max_matches - len(matches))
-            matches += _matching_lines(f"{base.rstrip('/')}/{found.path}", data, needle, context_lines, room)
-            if len(matches) >= max_matches:
+            found_here = _matching_lines(f"{base.rstrip('/')}/{found.path}", data, needle, context_lines, room)
+            matches += found_here
+            budget -= sum(_match_size(m) for m in found_here)
+            if len(matches) >= max_matches or budget <= 0:  # the answer is full: stop reading files
                 break
     return ContentSearch(
-        matches=matches, files_searched=searched, files_skipped=skipped, truncated=len(matches) >= max_matches
+        matches=matches,
+        files_searched=searched,
+        files_skipped=skipped,
+        truncated=len(matches) >= max_matches or budget <= 0,
     )
+
+
+def _match_size(match: ContentMatch) -> int:
+    return len(match.path) + sum(len(line) for line in (match.text, *match.before, *match.after))
 
 
 def _read_quietly(name: str, dir_fd: int, cap: int) -> bytes | None:
