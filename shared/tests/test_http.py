@@ -603,7 +603,14 @@ def test_body_under_the_limit_is_served(servers: Servers) -> None:
 def test_body_over_the_limit_is_413(servers: Servers) -> None:
     response = post(servers.small.url, call("echo", {"text": "L" * 4000}))
     assert response.status_code == 413
-    assert response.text == "Request body too large"
+    assert response.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600,
+            "message": "Request body too large: the limit is 2048 bytes (PATCHBAY_EXAMPLE_MAX_REQUEST_BYTES).",
+        },
+    }
     assert not [e for e in audit_lines(servers.small) if e["arguments"] == {"text": "L" * 4000}]
 
 
@@ -777,3 +784,38 @@ async def test_confirmation_rounds_can_land_on_different_replicas(replicas: Repl
     assert [(e["outcome"], e["confirmation"]) for e in b_deletes] == [("ok", "accepted")]
     # The round that only asked wrote no audit line on A.
     assert [e for e in audit_lines(replicas.a) if e["tool"] == "delete_note"] == []
+
+
+# Edges of /mcp as JSON-RPC errors --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "status", "says"),
+    [
+        ("POST", {"Accept": "text/html"}, 406, "both application/json and text/event-stream"),
+        ("PUT", {}, 405, "Method Not Allowed"),
+        ("POST", {"Content-Type": "text/plain"}, 400, "Content-Type"),
+    ],
+)
+def test_plain_text_edges_become_json_rpc_errors(
+    servers: Servers, method: str, headers: dict[str, str], status: int, says: str
+) -> None:
+    body = json.dumps(call("echo", {"text": "edge"}))
+    response = httpx2.request(method, servers.default.url, content=body, headers={**MCP_HEADERS, **headers}, timeout=10)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    reply = response.json()
+    assert reply["jsonrpc"] == "2.0" and reply["id"] is None and reply["error"]["code"] == -32600
+    assert says in reply["error"]["message"], reply
+
+
+def test_a_body_with_a_lone_surrogate_is_answered_naming_the_argument(servers: Servers) -> None:
+    arguments = '{"text": "a\\ud800"}'  # a lone surrogate escape, as raw JSON text
+    body = (
+        f'{{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {{"name": "echo", "arguments": {arguments}}}}}'
+    )
+    response = httpx2.post(servers.default.url, content=body, headers=MCP_HEADERS, timeout=10)
+    assert response.status_code == 200
+    reply = response.json()
+    assert reply["id"] == 5 and reply["result"]["isError"] is True
+    assert reply["result"]["content"][0]["text"].startswith("Invalid argument 'text': is not valid Unicode text")

@@ -13,6 +13,7 @@ The sink is stderr or a file, never stdout, which carries the protocol on stdio.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
@@ -203,7 +205,10 @@ class AuditLog:
         params = ctx.params or {}
         is_error = failure is not None or _field(result, "isError") is True
         outcome: Outcome = record.outcome or ("error" if is_error else "ok")
-        entry = self._common(ctx, outcome, elapsed, _error_text(result, failure) if is_error else None)
+        error = _error_text(result, failure) if is_error else None
+        if isinstance(failure, anyio.get_cancelled_exc_class()):
+            outcome, error = "cancelled", CANCELLED
+        entry = self._common(ctx, outcome, elapsed, error)
         entry["safety"] = tool.safety if tool is not None else None
         entry["arguments"] = _redact_args(params.get("arguments"), tool.secret_args if tool is not None else ())
         entry["confirmation"] = record.confirmation
@@ -222,8 +227,15 @@ ACCESSES = frozenset({"resources/read", "resources/subscribe", "prompts/get", "c
 """Methods audited like tool calls, beyond `tools/call` itself."""
 
 
+CANCELLED = "The call was cancelled (by the client, or the client went away)."
+
+
 def _target(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
     """What the request accesses: the tool, resource URI, prompt name or completion reference."""
+    return {key: bounded(value) for key, value in _target_of(ctx).items()}
+
+
+def _target_of(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
     params = ctx.params or {}
     match ctx.method:
         case "tools/call":
@@ -246,11 +258,11 @@ def _describe(ctx: ServerRequestContext[Any, Any]) -> str:
 def _access_arguments(ctx: ServerRequestContext[Any, Any]) -> Any:
     params = ctx.params or {}
     if ctx.method == "prompts/get":
-        return params.get("arguments")
+        return bounded(params.get("arguments"))
     if ctx.method == "completion/complete":
         argument = params.get("argument")
         if isinstance(argument, dict):
-            return {str(argument.get("name")): argument.get("value")}
+            return bounded({str(argument.get("name")): argument.get("value")})
     return None
 
 
@@ -266,8 +278,37 @@ def _asks_for_input(result: HandlerResult) -> bool:
 
 def _redact_args(arguments: Any, secret: Collection[str]) -> Any:
     if not isinstance(arguments, dict):
-        return arguments
-    return {k: (MASK if k in secret else v) for k, v in arguments.items()}
+        return bounded(arguments)
+    return {bounded(k): (MASK if k in secret else bounded(v)) for k, v in list(arguments.items())[:_MAX_ITEMS]}
+
+
+_MAX_CHARS = 200
+_MAX_ITEMS = 20
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """`value` with every long string cut (its length and a digest kept), long lists and deep
+    nesting summarised: an audit line never grows with the input."""
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_CHARS else cut_text(value)
+    if depth > 4 and isinstance(value, dict | list):
+        return f"[{type(value).__name__} nested deeper than 4 levels]"
+    if isinstance(value, dict):
+        items = list(value.items())
+        kept = {bounded(k): bounded(v, depth + 1) for k, v in items[:_MAX_ITEMS]}
+        if len(items) > _MAX_ITEMS:
+            kept["..."] = f"{len(items) - _MAX_ITEMS} more keys"
+        return kept
+    if isinstance(value, list):
+        kept_items = [bounded(v, depth + 1) for v in value[:_MAX_ITEMS]]
+        return kept_items + ([f"... {len(value) - _MAX_ITEMS} more items"] if len(value) > _MAX_ITEMS else [])
+    return value
+
+
+def cut_text(text: str, keep: int = _MAX_CHARS) -> str:
+    """The start of a long text, with its length and a digest (so equal inputs can be matched)."""
+    digest = hashlib.sha256(text.encode(errors="surrogatepass")).hexdigest()[:16]
+    return f"{text[:keep]}... [cut: {len(text)} chars, sha256 {digest}]"
 
 
 def _error_text(result: HandlerResult, failure: BaseException | None) -> str:

@@ -25,7 +25,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
 
-from patchbay import client_log, keys, toolcall
+from patchbay import client_log, keys, sdk, toolcall
 from patchbay.audit import AuditLog
 from patchbay.client_log import ClientLog
 from patchbay.confirm import Summary
@@ -258,7 +258,7 @@ class Connector(Generic[SettingsT, StateT]):
 
             anyio.run(serve, server, settings)
         else:
-            anyio.run(server.run_stdio_async)
+            anyio.run(sdk.run_stdio, server)
 
     def state(self, ctx: Context[Any, Any]) -> StateT:
         """The object the connector's lifespan yielded, from inside a tool."""

@@ -11,6 +11,7 @@ Protocol misuse (`MCPError`) is left alone and stays a JSON-RPC error.
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 from collections.abc import Callable
@@ -77,6 +78,8 @@ def _standard(exc: BaseException) -> str | None:
             return "Permission denied by the operating system."
         case FileNotFoundError():
             return "Not found."
+        case OSError(errno=errno.ENAMETOOLONG):
+            return "A name is too long for the file system (at most 255 bytes a name, 4096 in all)."
         case ConnectionError():
             return "Could not reach the upstream service; check that it is running and reachable."
     return None

@@ -7,6 +7,7 @@ records, tracebacks included. Secret tool arguments are added for the length of 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import traceback
@@ -161,6 +162,24 @@ class _RedactingFilter(logging.Filter):
             record.exc_text = self._redactor.text(record.exc_text)
         if record.stack_info:
             record.stack_info = self._redactor.text(record.stack_info)
-        record.msg = self._redactor.text(record.getMessage())
+        record.msg = _bounded_lines(self._redactor.text(record.getMessage()))
         record.args = None
+        if record.exc_text:
+            record.exc_text = _bounded_lines(record.exc_text)
         return True
+
+
+_LOG_LINE_CHARS = 1000
+
+
+def _bounded_lines(text: str) -> str:
+    """`text` with each line cut to `_LOG_LINE_CHARS` (its length and a digest kept): a log line
+    never grows with the input (an exception message that quotes a 100,000-character path)."""
+    if len(text) <= _LOG_LINE_CHARS:
+        return text
+    return "\n".join(line if len(line) <= _LOG_LINE_CHARS else _cut(line) for line in text.split("\n"))
+
+
+def _cut(line: str) -> str:
+    digest = hashlib.sha256(line.encode(errors="surrogatepass")).hexdigest()[:16]
+    return f"{line[:_LOG_LINE_CHARS]}... [cut: {len(line)} chars, sha256 {digest}]"

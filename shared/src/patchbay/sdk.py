@@ -9,15 +9,20 @@ an SDK upgrade is checked in one module.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
 from mcp.shared.subscriptions import ResourceUpdated
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 Request = ServerRequestContext[Any, Any]
 Handler = Callable[[Request, Any], Awaitable[Any]]
@@ -61,3 +66,91 @@ def connection_of(ctx: Request | Context[Any, Any]) -> Connection:
     request = ctx.request_context if isinstance(ctx, Context) else ctx
     connection: Connection = request.session._connection
     return connection
+
+
+async def run_stdio(server: MCPServer[Any]) -> None:
+    """Serve over stdio like `MCPServer.run_stdio_async`, but answer every request line.
+
+    The SDK parses each line with pydantic's strict JSON parser, which refuses a lone
+    surrogate escape (`"\\ud800"`), and then drops the line with a debug log: the client
+    waits forever. Here such a line is parsed again with Python's `json` (which keeps the
+    surrogate, so the `tools/call` handler can refuse the argument by name); a line that
+    is not JSON-RPC at all is answered with a parse error (its id when one can be read).
+    """
+    lowlevel = server._lowlevel_server
+    async with stdio_server() as (read_stream, write_stream):
+        lenient = _LenientReader(read_stream, write_stream)
+        await lowlevel.run(lenient, write_stream, lowlevel.create_initialization_options())
+
+
+_ID = re.compile(r'"id"\s*:\s*(-?\d{1,18}|"(?:[^"\\\\]|\\\\.){0,200}")')
+
+
+class _LenientReader:
+    """The stdio read stream with the lines the SDK's parser refused parsed again, or answered."""
+
+    def __init__(self, inner: Any, write: Any) -> None:
+        self._inner = inner
+        self._write = write
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        while True:
+            item = await self._inner.receive()
+            if not isinstance(item, ValidationError):
+                return item
+            line = _refused_line(item)
+            message = _parse_leniently(line)
+            if message is not None:
+                return SessionMessage(message)
+            await self._write.send(SessionMessage(_parse_error(line)))
+
+    def __aiter__(self) -> _LenientReader:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _LenientReader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _refused_line(error: ValidationError) -> str:
+    for detail in error.errors(include_url=False):
+        if isinstance(detail.get("input"), str):
+            return str(detail["input"])
+    return ""
+
+
+def _parse_leniently(line: str) -> types.JSONRPCMessage | None:
+    try:
+        message: types.JSONRPCMessage = types.jsonrpc_message_adapter.validate_python(json.loads(line), by_name=False)
+    except (ValueError, ValidationError):
+        return None
+    return message
+
+
+def _parse_error(line: str) -> types.JSONRPCError:
+    """A parse error for a line that is not a JSON-RPC message, to its id when one can be read."""
+    found = _ID.search(line[:10_000])
+    request_id: types.RequestId | None = None
+    if found is not None:
+        raw = json.loads(found.group(1))
+        request_id = raw if isinstance(raw, int | str) else None
+    error = types.ErrorData(code=types.PARSE_ERROR, message="Parse error: the line is not a JSON-RPC message.")
+    return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error)

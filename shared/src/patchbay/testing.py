@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -168,7 +169,7 @@ def _wait_healthy(server: RunningServer, timeout: float) -> None:
     raise TimeoutError(f"server not healthy after {timeout}s:\n{server.stderr()}")
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+def stop(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     """SIGINT (uvicorn ignores SIGTERM while a stream is open), then SIGKILL."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -177,6 +178,48 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def raw_stdio(
+    command: Sequence[str], lines: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 20.0
+) -> tuple[list[dict[str, Any]], str]:
+    """Send `lines` (raw JSON-RPC text, one message each, after a handshake-era `initialize`) to
+    `command` over stdio, one at a time, and read one reply per line that has an `"id"`.
+
+    For what the SDK client cannot send (a lone surrogate escape, a line that is not JSON).
+    Returns the replies to `lines` (not the handshake) and the server's stderr; a reply that
+    does not come within `timeout` seconds fails with TimeoutError.
+    """
+    hello = json.dumps(
+        {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}
+    )  # fmt: skip
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            list(command), env={**os.environ, **(env or {})}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=stderr, text=True,
+        )  # fmt: skip
+        try:
+            initialized = '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+            replies = _exchange(process, [hello, initialized, *lines], timeout)
+        finally:
+            stop(process, timeout=5)
+        stderr.seek(0)
+        return replies[1:], stderr.read()
+
+
+def _exchange(process: subprocess.Popen[str], lines: Sequence[str], timeout: float) -> list[dict[str, Any]]:
+    assert process.stdin is not None and process.stdout is not None
+    replies = []
+    for line in lines:
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+        if '"id"' in line:
+            ready, _, _ = select.select([process.stdout], [], [], timeout)
+            if not ready:
+                raise TimeoutError(f"no answer within {timeout}s to {line[:200]!r}")
+            replies.append(json.loads(process.stdout.readline()))
+    return replies
 
 
 # nginx round-robin ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from patchbay import sdk, untrusted
 from patchbay.audit import current_call
@@ -45,6 +46,7 @@ from patchbay.pagination import InvalidCursor, Paginated
 from patchbay.registry import ToolSpec
 from patchbay.runtime import Runtime
 from patchbay.settings import ConnectorSettings
+from patchbay.unencodable import check_arguments, escape, scrub
 
 logger = logging.getLogger("patchbay.calls")
 
@@ -136,7 +138,20 @@ def seal_cursor(runtime: Runtime[Any, Any], result: Any, query: dict[str, Any] |
 
 def render(plan: ToolPlan, result: Any, settings: ConnectorSettings) -> Any:
     """The result as the SDK sends it: a model becomes structured content (all of it) plus its
-    text for the model; then the whole result is held to `max_result_bytes`."""
+    text for the model; then the whole result is held to `max_result_bytes`. Text that cannot
+    be sent as UTF-8 (a lone surrogate, e.g. from a file name that is not UTF-8) is escaped
+    (`unencodable.scrub`) rather than fail the call without a reason."""
+    try:
+        return _render(plan, result, settings)
+    except PydanticSerializationError:
+        if isinstance(result, BaseModel) and not isinstance(result, types.CallToolResult):
+            result = type(result).model_validate(scrub(result.model_dump()))
+        elif isinstance(result, types.CallToolResult):
+            result = types.CallToolResult.model_validate(scrub(result.model_dump(mode="json", by_alias=True)))
+        return _render(plan, result, settings)
+
+
+def _render(plan: ToolPlan, result: Any, settings: ConnectorSettings) -> Any:
     if plan.confirmed and not isinstance(result, Confirmed):
         result = Confirmed(outcome="done", message="Done.", result=result)
     mode = settings.result_text
@@ -212,6 +227,7 @@ def serve_tool_calls(server: MCPServer[Any], runtime: Runtime[Any, Any]) -> None
     async def call_tool(ctx: Context[Any, Any], params: types.CallToolRequestParams) -> Any:
         with runtime.client_log.collecting(ctx) as collected:
             try:
+                check_arguments(params.arguments or {})
                 result: Any = await server.call_tool(params.name, params.arguments or {}, ctx)
             except MCPError:
                 raise
@@ -237,9 +253,9 @@ def _message(runtime: Runtime[Any, Any], tool: str, exc: Exception) -> str:
     if type(exc) is ToolError or isinstance(exc, InvalidArgument):
         text = str(exc)
         # The SDK prefixes our own messages with its wrapper's; the tool's name is known to the caller.
-        return text.split(": ", 1)[1] if text.startswith(_PREFIX) and ": " in text else text
+        return escape(text.split(": ", 1)[1] if text.startswith(_PREFIX) and ": " in text else text)
     failure = cause if isinstance(cause, Exception) else exc
-    return str(runtime.errors.to_tool_error(tool, failure))
+    return escape(str(runtime.errors.to_tool_error(tool, failure)))
 
 
 def _is_model(annotation: Any) -> bool:

@@ -34,7 +34,7 @@ def decode(data: bytes, encoding: str | None, *, truncated: bool, shown: str) ->
     if encoding is not None:
         try:
             return data.decode(encoding, errors="replace"), encoding
-        except LookupError:
+        except (LookupError, ValueError):
             raise ToolError(f"Unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252.") from None
     if is_binary(data):
         raise ToolError(f"{shown!r} is a binary file; use read_media_file to read it.")

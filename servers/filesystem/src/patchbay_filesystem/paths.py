@@ -14,9 +14,13 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from patchbay import InvalidArgument, ToolError
 from patchbay import OutOfScope as ScopeError
@@ -24,6 +28,11 @@ from patchbay.scope import within
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40
+# A byte that is not UTF-8 is shown as \xHH (HH >= 80), and a backslash that would read as
+# such an escape as \x5c; on input both are turned back, so every name shown can be used.
+_ESCAPED = re.compile(r"\\x([89a-fA-F][0-9a-fA-F]|5[cC])")
+_TO_SHOW = re.compile("[\udc80-\udcff]|\\\\(?=x(?:[89a-fA-F][0-9a-fA-F]|5[cC]))")
+_NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -102,13 +111,41 @@ class Located:
             raise NotFound(self.raw) from None
 
 
+def shown(name: str) -> str:
+    """A file name or path as text any client can send back: bytes that are not UTF-8 (which
+    `os.fsdecode` keeps as U+DC80..U+DCFF) as `\\xHH`, a backslash that would read as such
+    an escape as `\\x5c`. A name without either comes back unchanged."""
+    return _TO_SHOW.sub(_show_one, name)
+
+
+def _show_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\x5c" if char == "\\" else f"\\x{ord(char) - 0xDC00:02x}"
+
+
+def unshown(text: str) -> str:
+    """The name `shown` gave `text` for: `\\xHH` escapes back to the bytes (as `os.fsdecode` has them)."""
+    return _ESCAPED.sub(_unshow_one, text)
+
+
+def _unshow_one(match: re.Match[str]) -> str:
+    byte = int(match.group(1), 16)
+    return "\\" if byte == 0x5C else chr(0xDC00 + byte)
+
+
+Shown = Annotated[str, AfterValidator(shown)]
+"""A name or path in a result, as `shown`."""
+
+
 def normalise(scope: Sequence[Root], raw: str) -> str:
     """The absolute, lexically normalised form of a client's path (relative to the first root)."""
     if "\x00" in raw:
         raise InvalidArgument("path", "contains a NUL byte")
     if not raw.strip():
         raise InvalidArgument("path", "is empty; give a path inside an allowed directory")
-    text = raw
+    text = unshown(raw)
+    if any(len(os.fsencode(part)) > _NAME_MAX for part in text.split("/")):
+        raise InvalidArgument("path", f"has a name longer than {_NAME_MAX} bytes, more than a file system allows")
     if text == "~" or text.startswith("~/"):
         text = os.path.expanduser(text)
     if not text.startswith("/"):

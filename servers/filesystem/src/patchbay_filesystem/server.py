@@ -45,8 +45,8 @@ from patchbay import (
     runtime_of,
 )
 from patchbay.model_text import cell, fields, short_size, short_time, table
-from patchbay_filesystem import files, grep
-from patchbay_filesystem.paths import Located, NotFound, OutOfScope, locate, normalise, root_of
+from patchbay_filesystem import files, grep, paths
+from patchbay_filesystem.paths import Located, NotFound, OutOfScope, Shown, locate, normalise, root_of
 from patchbay_filesystem.scope import (
     InScope,
     Request,
@@ -74,8 +74,12 @@ connector: Connector[FilesystemSettings, FilesystemState] = Connector(
     open_world=False,
 )
 
-Path = Annotated[str, Field(description="Absolute, or relative to the first allowed directory.")]
-Globs = Annotated[list[str], Field(description="Gitignore-style globs to skip, e.g. ['node_modules/'].")]
+Path = Annotated[str, Field(max_length=4096, description="Absolute, or relative to the first allowed directory.")]
+MAX_PATTERN = 1000
+Glob = Annotated[str, Field(max_length=MAX_PATTERN)]
+Globs = Annotated[
+    list[Glob], Field(max_length=100, description="Gitignore-style globs to skip, e.g. ['node_modules/'].")
+]
 
 
 def _settings(ctx: Context) -> FilesystemSettings:
@@ -93,7 +97,7 @@ def _iso(timestamp: float) -> str:
 class TextFile(BaseModel):
     """Text read from a file."""
 
-    path: str
+    path: Shown
     encoding: str
     content: str
     lines: int = Field(description="Lines in `content`.")
@@ -111,7 +115,7 @@ def read_text_file(
     ctx: Context,
     scope: InScope,
     path: Path,
-    encoding: Annotated[str | None, Field(description="Text encoding; detected when omitted.")] = None,
+    encoding: Annotated[str | None, Field(max_length=64, description="Text encoding; detected when omitted.")] = None,
     head: Annotated[int | None, Field(ge=1, description="Only the first N lines.")] = None,
     tail: Annotated[int | None, Field(ge=1, description="Only the last N lines.")] = None,
     offset: Annotated[int | None, Field(ge=0, description="Skip this many lines first (0-based).")] = None,
@@ -150,7 +154,7 @@ def read_media_file(ctx: Context, scope: InScope, path: Path) -> types.CallToolR
 class FileRead(BaseModel):
     """One file of read_multiple_files: its text, or why it could not be read."""
 
-    path: str
+    path: Shown
     content: str | None = None
     encoding: str | None = None
     truncated: bool = False
@@ -175,21 +179,39 @@ class FilesRead(BaseModel):
 def read_multiple_files(
     ctx: Context,
     scope: InScope,
-    paths: Annotated[list[str], Field(min_length=1, max_length=100, description="Paths to read.")],
+    paths: Annotated[list[Path], Field(min_length=1, max_length=100, description="Paths to read.")],
 ) -> FilesRead:
     """Read several text files at once; a file that fails does not stop the others."""
-    cap = _settings(ctx).max_read_bytes
+    settings = _settings(ctx)
+    budget = settings.max_result_bytes  # reading stops once the answer is full, so memory stays bounded
     results = []
     for path in paths:
         checkpoint()  # a cancelled call stops between files
-        try:
-            with locate(scope.roots, path) as entry:
-                data, _, truncated = files.read_bytes(entry, cap)
-                text, used = files.decode(data, None, truncated=truncated, shown=path)
-                results.append(FileRead(path=entry.path, content=text, encoding=used, truncated=truncated))
-        except ToolError as exc:
-            results.append(FileRead(path=path, error=str(exc)))
+        if budget <= 0:
+            results.append(FileRead(path=path, error=_not_read(settings.max_result_bytes)))
+            continue
+        read = _read_one(scope, path, min(settings.max_read_bytes, budget))
+        budget -= len((read.content or "").encode()) + len(read.error or "")
+        results.append(read)
     return FilesRead(files=results)
+
+
+def _read_one(scope: Scope, path: str, cap: int) -> FileRead:
+    """One file of read_multiple_files, at most `cap` bytes of it, or why it could not be read."""
+    try:
+        with locate(scope.roots, path) as entry:
+            data, _, truncated = files.read_bytes(entry, cap)
+            text, used = files.decode(data, None, truncated=truncated, shown=path)
+            return FileRead(path=entry.path, content=text, encoding=used, truncated=truncated)
+    except ToolError as exc:
+        return FileRead(path=path, error=str(exc))
+
+
+def _not_read(limit: int) -> str:
+    return (
+        f"not read: the answer reached the {limit}-byte result limit before this file; "
+        "read it in another call (read_text_file reads one file in parts)."
+    )
 
 
 # Listing and searching ------------------------------------------------------------
@@ -198,7 +220,7 @@ def read_multiple_files(
 class DirectoryEntry(BaseModel):
     """One entry of a directory."""
 
-    name: str
+    name: Shown
     type: Kind
     size: int = Field(description="Bytes (for a symbolic link: the link itself).")
     modified: str
@@ -243,7 +265,7 @@ def list_directory(
 class Tree(BaseModel):
     """A directory tree as an indented listing, cut at the depth and entry limits."""
 
-    path: str
+    path: Shown
     tree: str = Field(
         description="One entry per line, indented two spaces per level; directories end with '/', "
         "symbolic links with '@' (shown, not followed), other special files with '?'."
@@ -280,7 +302,7 @@ def directory_tree(
                 truncated = True
                 break
             parent = found.path.rpartition("/")[0]
-            children[parent].append((found.name + _MARKS[found.kind], found.path))
+            children[parent].append((paths.shown(found.name) + _MARKS[found.kind], found.path))
             if found.kind == "directory":
                 children[found.path] = []
     lines: list[str] = []
@@ -307,7 +329,7 @@ def _walking(scope: Scope, path: str, progress: Progress, **options: Any) -> Ite
 class FileMatch(BaseModel):
     """A path whose name matched."""
 
-    path: str
+    path: Shown
     type: Kind
 
     @classmethod
@@ -325,7 +347,12 @@ def search_files(
     ctx: Context,
     scope: InScope,
     pattern: Annotated[
-        str, Field(min_length=1, description="Glob on paths, gitignore-style: '*.py', 'src/**/test_*.py'.")
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_PATTERN,
+            description="Glob on paths, gitignore-style: '*.py', 'src/**/test_*.py'.",
+        ),
     ],
     path: Path = ".",
     exclude: Globs = [],  # noqa: B006
@@ -342,7 +369,7 @@ def search_files(
     more = False
     with _walking(scope, path, Progress(ctx, "entries searched"), exclude=skip) as (base, found_below):
         for found in found_below:
-            if not wanted.match_file(f"{found.path}/" if found.kind == "directory" else found.path):
+            if not wanted.match_file(paths.shown(f"{found.path}/" if found.kind == "directory" else found.path)):
                 continue
             seen += 1
             if seen <= already:
@@ -357,7 +384,7 @@ def search_files(
 class ContentMatch(BaseModel):
     """A matching line, with context."""
 
-    path: str
+    path: Shown
     line: int = Field(description="1-based line number.")
     text: str
     before: list[str] = []
@@ -370,7 +397,7 @@ class ContentSearch(BaseModel):
     matches: list[ContentMatch]
     files_searched: int
     files_skipped: int = Field(description="Binary files and files over the size cap, not searched.")
-    truncated: bool = Field(description="True when max_matches stopped the search early.")
+    truncated: bool = Field(description="True when max_matches or the result limit stopped the search early.")
 
     def model_text(self) -> str:
         """grep-like: each file's path once, then 'line: text' (context lines 'line- text')."""
@@ -393,7 +420,7 @@ class ContentSearch(BaseModel):
             f"{self.files_skipped} skipped (binary or over the cap)"
         )
         if self.truncated:
-            lines.append("[Stopped at max_matches: narrow the path or include, or raise max_matches.]")
+            lines.append("[Stopped at max_matches or the result limit: narrow the path, include or query.]")
         return "\n".join(lines)
 
 
@@ -405,6 +432,7 @@ def search_file_contents(
         str,
         Field(
             min_length=1,
+            max_length=MAX_PATTERN * 10,
             description="Text to find; with regex=true a regular expression in RE2 syntax "
             "(no backreferences or lookaround: matching takes time linear in the text).",
         ),
@@ -412,7 +440,9 @@ def search_file_contents(
     path: Path = ".",
     regex: bool = False,
     case_sensitive: bool = True,
-    include: Annotated[list[str], Field(description="Only files matching these globs, e.g. ['*.py'].")] = [],  # noqa: B006
+    include: Annotated[
+        list[Glob], Field(max_length=100, description="Only files matching these globs, e.g. ['*.py'].")
+    ] = [],  # noqa: B006
     exclude: Globs = [],  # noqa: B006
     context_lines: Annotated[int, Field(ge=0, le=10, description="Lines of context around each match.")] = 0,
     max_matches_per_file: Annotated[int, Field(ge=1, le=1000)] = 20,
@@ -423,12 +453,13 @@ def search_file_contents(
     only = patterns("include", include)
     skip = patterns("exclude", exclude)
     cap = _settings(ctx).max_read_bytes * 8
+    budget = _settings(ctx).max_result_bytes
     literal = query.encode() if not regex and case_sensitive else None
     matches: list[ContentMatch] = []
     searched = skipped = 0
     with _walking(scope, path, Progress(ctx, "entries searched"), exclude=skip) as (base, found_below):
         for found in found_below:  # each entry is a cancellation checkpoint: between files, too
-            if found.kind != "file" or (only is not None and not only.match_file(found.path)):
+            if found.kind != "file" or (only is not None and not only.match_file(paths.shown(found.path))):
                 continue
             data = _read_quietly(found.name, found.dir_fd, cap)
             if data is None or files.is_binary(data):
@@ -438,12 +469,21 @@ def search_file_contents(
             if literal is not None and literal not in data:
                 continue
             room = min(max_matches_per_file, max_matches - len(matches))
-            matches += _matching_lines(f"{base.rstrip('/')}/{found.path}", data, needle, context_lines, room)
-            if len(matches) >= max_matches:
+            found_here = _matching_lines(f"{base.rstrip('/')}/{found.path}", data, needle, context_lines, room)
+            matches += found_here
+            budget -= sum(_match_size(m) for m in found_here)
+            if len(matches) >= max_matches or budget <= 0:  # the answer is full: stop reading files
                 break
     return ContentSearch(
-        matches=matches, files_searched=searched, files_skipped=skipped, truncated=len(matches) >= max_matches
+        matches=matches,
+        files_searched=searched,
+        files_skipped=skipped,
+        truncated=len(matches) >= max_matches or budget <= 0,
     )
+
+
+def _match_size(match: ContentMatch) -> int:
+    return len(match.path) + sum(len(line) for line in (match.text, *match.before, *match.after))
 
 
 def _read_quietly(name: str, dir_fd: int, cap: int) -> bytes | None:
@@ -476,7 +516,7 @@ def _matching_lines(shown: str, data: bytes, needle: grep.Needle, context: int, 
 class FileInfo(BaseModel):
     """What the filesystem knows about an entry (a link is described, not followed)."""
 
-    path: str
+    path: Shown
     type: Kind
     size: int
     modified: str
@@ -485,7 +525,7 @@ class FileInfo(BaseModel):
     permissions: str = Field(description="Mode bits in octal, e.g. 0o644.")
     owner: int
     group: int
-    link_target: str | None = Field(None, description="Where a symbolic link leads, when that is in scope.")
+    link_target: Shown | None = Field(None, description="Where a symbolic link leads, when that is in scope.")
 
     def model_text(self) -> str:
         return fields(
@@ -535,7 +575,7 @@ def get_file_info(scope: InScope, path: Path) -> FileInfo:
 class AllowedDirectory(BaseModel):
     """A directory in scope, and why."""
 
-    path: str
+    path: Shown
     source: str
 
 
@@ -576,7 +616,7 @@ async def list_allowed_directories(scope: InScope) -> AllowedDirectories:
 class Written(BaseModel):
     """A file written."""
 
-    path: str
+    path: Shown
     bytes: int
     created: bool
 
@@ -589,7 +629,7 @@ def write_file(
     scope: InScope,
     path: Path,
     content: Annotated[str, Field(description="The file's new content.")],
-    encoding: Annotated[str, Field(description="Encoding to write with.")] = "utf-8",
+    encoding: Annotated[str, Field(max_length=64, description="Encoding to write with.")] = "utf-8",
 ) -> Written:
     """Create a file or replace its content, atomically (readers never see half a file); keeps its permissions."""
     try:
@@ -612,7 +652,7 @@ class Edit(BaseModel):
 class Edited(BaseModel):
     """The edits, as a unified diff."""
 
-    path: str
+    path: Shown
     diff: str
     applied: bool = Field(description="False for a dry run.")
     replacements: int
@@ -663,7 +703,7 @@ def edit_file(
 class DirectoryCreated(BaseModel):
     """A directory made (with any missing parents)."""
 
-    path: str
+    path: Shown
     created: bool = Field(description="False when it already existed.")
 
     def model_text(self) -> str:
@@ -705,8 +745,8 @@ def _as_given(path: str) -> Iterator[None]:
 class Copied(BaseModel):
     """A file copied."""
 
-    source: str
-    destination: str
+    source: Shown
+    destination: Shown
     bytes: int
 
     def model_text(self) -> str:
@@ -727,8 +767,8 @@ def copy_file(scope: InScope, source: Path, destination: Path) -> Copied:
 class Moved(BaseModel):
     """A file or directory moved or renamed."""
 
-    source: str
-    destination: str
+    source: Shown
+    destination: Shown
 
     def model_text(self) -> str:
         return f"Moved {self.source} to {self.destination}"
@@ -751,7 +791,7 @@ def move_file(scope: InScope, source: Path, destination: Path) -> Moved:
 class DeletedFile(BaseModel):
     """A file removed."""
 
-    path: str
+    path: Shown
 
     def model_text(self) -> str:
         return f"Deleted {self.path}"
@@ -780,7 +820,7 @@ def delete_file(scope: InScope, path: Path) -> DeletedFile:
 class DeletedDirectory(BaseModel):
     """A directory removed, with what it held."""
 
-    path: str
+    path: Shown
     files: int
     directories: int
 
