@@ -307,17 +307,10 @@ def _stdio_answer(dsn: str, arguments_json: str, timeout: float = 10.0) -> dict[
         proc.wait(10)
 
 
-_NOT_YET = pytest.mark.xfail(
-    reason="a lone surrogate is handled by the base's argument handling, fixed on the filesystem branch of "
-    "issue 11 and not yet merged here",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     ("arguments", "argument"),
     [
-        pytest.param('{"sql":"select \'x\\ud800y\'"}', "sql", id="lone-surrogate", marks=_NOT_YET),
+        pytest.param('{"sql":"select \'x\\ud800y\'"}', "sql", id="lone-surrogate"),
         pytest.param('{"sql":"select 1","database":"a\\u0000b"}', "database", id="nul"),
         pytest.param('{"sql":"select 1","database":"' + "d" * 100_000 + '"}', "database", id="100k"),
     ],
