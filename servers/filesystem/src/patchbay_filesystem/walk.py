@@ -24,7 +24,7 @@ from pathspec import GitIgnoreSpec
 from patchbay import InvalidArgument, Progress, checkpoint
 
 Kind = Literal["file", "directory", "symlink", "other"]
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def kind_of(mode: int) -> Kind:
