@@ -104,8 +104,8 @@ class Capabilities:
             raise Unsupported(
                 "This platform cannot open a path without a window in which a symbolic link could lead "
                 f"outside the allowed directories (missing: {', '.join(missing)}), so the filesystem "
-                "connector refuses every file operation here rather than risk an escape. It runs fully on "
-                "Linux; macOS works except as noted in its README."
+                "connector refuses every file operation here rather than risk an escape (Linux and macOS "
+                "have them)."
             )
 
     def notes(self) -> list[str]:
