@@ -76,29 +76,38 @@ async def test_without_renameat2_files_and_links_move_and_never_overwrite(
     assert snapshot(tree) == before
 
 
-async def test_without_renameat2_a_directory_move_is_refused_naming_it(
+async def test_without_renameat2_directories_move_onto_a_placeholder_and_never_overwrite(
     tree: Path, era: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(CURRENT, "renameat2", None)
+    moved = await run(tree, era, "move_file", {"source": "docs", "destination": "documentation"})
+    assert moved.structured_content == {"source": str(tree / "docs"), "destination": str(tree / "documentation")}
+    assert (tree / "documentation/guide.txt").exists()
+    assert not (tree / "docs").exists()
+
+    (tree / "empty").mkdir()  # a plain rename(2) would silently replace an empty directory
+    (tree / "elsewhere").symlink_to("src")  # and never follows a link at the destination
     before = snapshot(tree)
-    result = await run(tree, era, "move_file", {"source": "docs", "destination": "documentation"})
-    assert result.is_error
-    text = result.content[0].text
-    assert "Cannot move the directory 'docs' on this platform" in text
-    assert "renameat2(RENAME_NOREPLACE)" in text
-    assert snapshot(tree) == before
+    for taken in ("empty", "src", "README.md", "elsewhere"):
+        clash = await run(tree, era, "move_file", {"source": "documentation", "destination": taken})
+        assert clash.is_error
+        assert "already exists; move_file never overwrites" in clash.content[0].text
+    into_itself = await run(tree, era, "move_file", {"source": "src", "destination": "src/pkg/src"})
+    assert "Cannot move 'src' into itself" in into_itself.content[0].text
+    assert snapshot(tree) == before  # no placeholder left behind either
 
 
-async def test_without_renameat2_or_a_descriptor_relative_link_every_move_is_refused(
+async def test_without_renameat2_or_a_descriptor_relative_link_a_file_move_is_refused(
     tree: Path, era: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(CURRENT, "renameat2", None)
     monkeypatch.setattr(CURRENT, "link_dir_fd", False)
-    before = snapshot(tree)
     result = await run(tree, era, "move_file", {"source": "README.md", "destination": "README.txt"})
     assert result.is_error
     assert "neither renameat2(RENAME_NOREPLACE) nor a descriptor-relative os.link" in result.content[0].text
-    assert snapshot(tree) == before
+    directory = await run(tree, era, "move_file", {"source": "docs", "destination": "documentation"})
+    assert not directory.is_error  # needs no link
+    assert (tree / "README.md").exists()
 
 
 async def test_without_renameat2_a_source_replaced_mid_move_is_kept(
@@ -233,6 +242,7 @@ async def test_start_up_names_each_missing_primitive(
     notes = "\n".join(r.getMessage() for r in caplog.records if r.name == "patchbay.filesystem")
     assert "lacks os.O_NOFOLLOW, os.open(dir_fd=)" in notes
     assert "renameat2(RENAME_NOREPLACE) is not available" in notes
+    assert "files and links by link + unlink" in notes
     assert "copy_file uses a read/write loop" in notes
     assert "delete_directory refuses recursive deletes" in notes
 
@@ -289,6 +299,6 @@ def test_imports_and_serves_without_the_linux_primitives(tree: Path) -> None:
     assert "os.O_NOFOLLOW, os.O_DIRECTORY, os.open(dir_fd=)" in out["read"]
     notes = "\n".join(out["notes"])
     assert "renameat2(RENAME_NOREPLACE) is not available" in notes
-    assert "moves are refused (no descriptor-relative os.link either)" in notes
+    assert "files and links not at all (no os.link)" in notes
     assert "copy_file uses a read/write loop" in notes
     assert "delete_directory refuses recursive deletes" in notes

@@ -10,7 +10,7 @@ needs it takes a fallback that keeps the scope rule, or refuses and names what i
 | missing | what happens |
 |---|---|
 | `O_NOFOLLOW`, `O_DIRECTORY`, `dir_fd` support | every tool that takes a path refuses (no race-free walk) |
-| `renameat2` | files and links move by `link` + `unlink` (no-replace); a directory move refuses |
+| `renameat2` | files and links move by `link` + `unlink`, directories onto a placeholder made by `mkdir` |
 | file-to-file `sendfile` | copy uses a read/write loop |
 | fd-based `shutil.rmtree` | a recursive directory delete refuses |
 
@@ -117,14 +117,12 @@ class Capabilities:
                 "so every tool that takes a path will be refused (list_allowed_directories still works)."
             )
         if self.renameat2 is None:
-            how = (
-                "files and links move by link + unlink (never replacing)"
-                if self.link_dir_fd
-                else "moves are refused (no descriptor-relative os.link either)"
+            files = (
+                "files and links by link + unlink" if self.link_dir_fd else "files and links not at all (no os.link)"
             )
             notes.append(
-                f"filesystem: renameat2(RENAME_NOREPLACE) is not available: move_file cannot move a directory "
-                f"without risking replacing one, so it refuses that; {how}."
+                "filesystem: renameat2(RENAME_NOREPLACE) is not available: move_file moves directories by "
+                f"making the destination first and renaming onto it, {files}; neither replaces an existing entry."
             )
         if not self.file_sendfile:
             notes.append("filesystem: file-to-file sendfile is not available: copy_file uses a read/write loop.")

@@ -162,14 +162,15 @@ def move(source: Located, destination: Located) -> None:
 
     With renameat2(RENAME_NOREPLACE) (Linux) in one atomic step. Without it (macOS, old
     Linux) a file or link moves by link + unlink, where link(2) fails on an existing
-    destination just as atomically; a directory cannot be hard-linked, and a plain
-    rename(2) would replace an empty directory put in its place, so that is refused.
+    destination just as atomically; a directory (which cannot be hard-linked) by making
+    the destination directory first - mkdir(2) fails on an existing one - and renaming
+    onto that empty placeholder. Both stay descriptor-relative and never follow a link.
     """
     if source.name is None or destination.name is None:
         raise ToolError("An allowed directory itself cannot be moved or replaced.")
     renameat2 = capabilities.CURRENT.renameat2
     if renameat2 is None:
-        _move_by_link(source, destination)
+        _move_without_renameat2(source, destination)
         return
     result = renameat2(
         source.dir_fd, os.fsencode(source.name), destination.dir_fd, os.fsencode(destination.name), _RENAME_NOREPLACE
@@ -188,25 +189,57 @@ def move(source: Located, destination: Located) -> None:
     raise OSError(code, os.strerror(code))
 
 
-def _move_by_link(source: Located, destination: Located) -> None:
-    """Move a file or link without renameat2: link the new name (fails if it exists), unlink the old.
-
-    The old name is removed only if it is still the entry that was linked; a directory is refused.
-    """
+def _move_without_renameat2(source: Located, destination: Located) -> None:
+    """Move without renameat2: a directory onto a placeholder it made, anything else by link + unlink."""
     assert source.name is not None and destination.name is not None
-    if not capabilities.CURRENT.link_dir_fd:
-        raise Unsupported(
-            "move_file is not available on this platform: it has neither renameat2(RENAME_NOREPLACE) "
-            "nor a descriptor-relative os.link, so a move could replace an existing destination."
-        )
     try:
         before = os.stat(source.name, dir_fd=source.dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         raise ToolError(f"No such file or directory: {source.raw!r}.") from None
     if stat.S_ISDIR(before.st_mode):
+        _move_directory_onto_placeholder(source, destination)
+    else:
+        _move_by_link(source, destination)
+
+
+def _move_directory_onto_placeholder(source: Located, destination: Located) -> None:
+    """mkdir the destination (fails if anything is there), then rename the directory onto it.
+
+    rename(2) replaces an empty directory and never follows a link at the destination (a
+    link or file there makes it fail), so the only thing it can replace is the placeholder -
+    or an empty directory swapped in for it in the instant between the two calls.
+    """
+    assert source.name is not None and destination.name is not None
+    try:
+        os.mkdir(destination.name, 0o700, dir_fd=destination.dir_fd)
+    except FileExistsError:
+        raise ToolError(f"{destination.raw!r} already exists; move_file never overwrites.") from None
+    try:
+        os.rename(source.name, destination.name, src_dir_fd=source.dir_fd, dst_dir_fd=destination.dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.rmdir(destination.name, dir_fd=destination.dir_fd)
+        if exc.errno == errno.EINVAL:
+            raise ToolError(f"Cannot move {source.raw!r} into itself.") from None
+        if exc.errno == errno.EXDEV:
+            raise ToolError("Source and destination are on different filesystems; copy, then delete instead.") from None
+        if exc.errno == errno.ENOENT:
+            raise ToolError(f"No such file or directory: {source.raw!r}.") from None
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):  # the placeholder was replaced meanwhile
+            raise ToolError(f"{destination.raw!r} appeared while moving; move_file never overwrites.") from None
+        raise
+
+
+def _move_by_link(source: Located, destination: Located) -> None:
+    """Move a file or link: link the new name (fails if it exists), unlink the old one.
+
+    The old name is removed only if it is still the entry that was linked.
+    """
+    assert source.name is not None and destination.name is not None
+    if not capabilities.CURRENT.link_dir_fd:
         raise Unsupported(
-            f"Cannot move the directory {source.raw!r} on this platform: it lacks renameat2(RENAME_NOREPLACE), "
-            "and a plain rename could replace an existing destination. Move its files one by one instead."
+            f"Cannot move {source.raw!r} on this platform: it has neither renameat2(RENAME_NOREPLACE) "
+            "nor a descriptor-relative os.link, so a move could replace an existing destination."
         )
     try:
         os.link(
@@ -237,7 +270,7 @@ def _move_by_link(source: Located, destination: Located) -> None:
     if current is None:
         return  # the old name went away meanwhile: the entry is at its new name only, as asked
     if (current.st_dev, current.st_ino) != (linked.st_dev, linked.st_ino):
-        # The old name was replaced (or removed) while being moved: keep whatever is there now.
+        # The old name was replaced while being moved: keep whatever is there now.
         raise ToolError(
             f"{source.raw!r} changed while being moved: it is now also at {destination.raw!r}; "
             "the old name was left as it is."
