@@ -38,3 +38,16 @@ def tree(tmp_path: Path) -> Path:
     (root / "pixel.png").write_bytes(tiny_png())
     os.symlink("src/main.py", root / "main-link.py")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _macos_like(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PATCHBAY_FILESYSTEM_TEST_MACOS_LIKE=1, run as on macOS: no renameat2, no file-to-file sendfile.
+
+    For running a suite (the security battery) through those fallbacks on Linux.
+    """
+    if os.environ.get("PATCHBAY_FILESYSTEM_TEST_MACOS_LIKE") == "1":
+        from patchbay_filesystem import capabilities
+
+        monkeypatch.setattr(capabilities.CURRENT, "renameat2", None)
+        monkeypatch.setattr(capabilities.CURRENT, "file_sendfile", False)

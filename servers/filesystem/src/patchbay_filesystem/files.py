@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import os
 import secrets
@@ -17,11 +16,13 @@ import charset_normalizer
 from patchbay import ToolError
 from patchbay.content import Content
 from patchbay.content import read_content as _read_content
+from patchbay_filesystem import capabilities
+from patchbay_filesystem.capabilities import O_CLOEXEC, O_NOFOLLOW, Unsupported
 from patchbay_filesystem.paths import Located
 
 _BINARY_SNIFF = 8192
 _RENAME_NOREPLACE = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_COPY_CHUNK = 1 << 20
 
 
 def is_binary(data: bytes) -> bool:
@@ -94,9 +95,7 @@ def write_atomically(entry: Located, data: bytes) -> bool:
         raise ToolError(f"{entry.raw!r} exists and is not a regular file.")
     mode = stat.S_IMODE(current.st_mode) if current is not None else 0o666 & ~_UMASK
     temporary = f".{entry.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(
-        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=entry.dir_fd
-    )
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600, dir_fd=entry.dir_fd)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
@@ -123,16 +122,14 @@ def copy(source: Located, destination: Located) -> int:
         try:
             dst = os.open(
                 destination.name,
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 stat.S_IMODE(info.st_mode),
                 dir_fd=destination.dir_fd,
             )
         except FileExistsError:
             raise ToolError(f"{destination.raw!r} already exists; copy_file never overwrites.") from None
         try:
-            copied = 0
-            while chunk := os.sendfile(dst, src, None, 1 << 24):
-                copied += chunk
+            copied = _copy_bytes(src, dst)
         except BaseException:
             os.close(dst)
             _unlink_quietly(destination.name, destination.dir_fd)
@@ -143,11 +140,39 @@ def copy(source: Located, destination: Located) -> int:
         os.close(src)
 
 
+def _copy_bytes(src: int, dst: int) -> int:
+    """Every byte from `src` to `dst`: in the kernel with sendfile where it copies file to file, else
+    through a buffer (macOS and the BSDs send to sockets only; Windows has no os.sendfile)."""
+    copied = 0
+    if capabilities.CURRENT.file_sendfile:
+        while chunk := os.sendfile(dst, src, None, 1 << 24):
+            copied += chunk
+        return copied
+    while data := os.read(src, _COPY_CHUNK):
+        view = memoryview(data)
+        while view:
+            written = os.write(dst, view)
+            view = view[written:]
+        copied += len(data)
+    return copied
+
+
 def move(source: Located, destination: Located) -> None:
-    """Rename without ever replacing an existing destination (renameat2 RENAME_NOREPLACE)."""
+    """Rename without ever replacing an existing destination.
+
+    With renameat2(RENAME_NOREPLACE) (Linux) in one atomic step. Without it (macOS, old
+    Linux) a file or link moves by link + unlink, where link(2) fails on an existing
+    destination just as atomically; a directory (which cannot be hard-linked) by making
+    the destination directory first - mkdir(2) fails on an existing one - and renaming
+    onto that empty placeholder. Both stay descriptor-relative and never follow a link.
+    """
     if source.name is None or destination.name is None:
         raise ToolError("An allowed directory itself cannot be moved or replaced.")
-    result = _libc.renameat2(
+    renameat2 = capabilities.CURRENT.renameat2
+    if renameat2 is None:
+        _move_without_renameat2(source, destination)
+        return
+    result = renameat2(
         source.dir_fd, os.fsencode(source.name), destination.dir_fd, os.fsencode(destination.name), _RENAME_NOREPLACE
     )
     if result == 0:
@@ -164,9 +189,113 @@ def move(source: Located, destination: Located) -> None:
     raise OSError(code, os.strerror(code))
 
 
+def _move_without_renameat2(source: Located, destination: Located) -> None:
+    """Move without renameat2: a directory onto a placeholder it made, anything else by link + unlink."""
+    assert source.name is not None and destination.name is not None
+    try:
+        before = os.stat(source.name, dir_fd=source.dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise ToolError(f"No such file or directory: {source.raw!r}.") from None
+    if stat.S_ISDIR(before.st_mode):
+        _move_directory_onto_placeholder(source, destination)
+    else:
+        _move_by_link(source, destination)
+
+
+def _move_directory_onto_placeholder(source: Located, destination: Located) -> None:
+    """mkdir the destination (fails if anything is there), then rename the directory onto it.
+
+    rename(2) replaces an empty directory and never follows a link at the destination (a
+    link or file there makes it fail), so the only thing it can replace is the placeholder -
+    or an empty directory swapped in for it in the instant between the two calls.
+    """
+    assert source.name is not None and destination.name is not None
+    try:
+        os.mkdir(destination.name, 0o700, dir_fd=destination.dir_fd)
+    except FileExistsError:
+        raise ToolError(f"{destination.raw!r} already exists; move_file never overwrites.") from None
+    try:
+        os.rename(source.name, destination.name, src_dir_fd=source.dir_fd, dst_dir_fd=destination.dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.rmdir(destination.name, dir_fd=destination.dir_fd)
+        if exc.errno == errno.EINVAL:
+            raise ToolError(f"Cannot move {source.raw!r} into itself.") from None
+        if exc.errno == errno.EXDEV:
+            raise ToolError("Source and destination are on different filesystems; copy, then delete instead.") from None
+        if exc.errno == errno.ENOENT:
+            raise ToolError(f"No such file or directory: {source.raw!r}.") from None
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):  # the placeholder was replaced meanwhile
+            raise ToolError(f"{destination.raw!r} appeared while moving; move_file never overwrites.") from None
+        raise
+
+
+def _move_by_link(source: Located, destination: Located) -> None:
+    """Move a file or link: link the new name (fails if it exists), unlink the old one.
+
+    The old name is removed only if it is still the entry that was linked.
+    """
+    assert source.name is not None and destination.name is not None
+    if not capabilities.CURRENT.link_dir_fd:
+        raise Unsupported(
+            f"Cannot move {source.raw!r} on this platform: it has neither renameat2(RENAME_NOREPLACE) "
+            "nor a descriptor-relative os.link, so a move could replace an existing destination."
+        )
+    try:
+        os.link(
+            source.name,
+            destination.name,
+            src_dir_fd=source.dir_fd,
+            dst_dir_fd=destination.dir_fd,
+            follow_symlinks=False,
+        )
+    except FileExistsError:
+        raise ToolError(f"{destination.raw!r} already exists; move_file never overwrites.") from None
+    except FileNotFoundError:
+        raise ToolError(f"No such file or directory: {source.raw!r}.") from None
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            raise ToolError("Source and destination are on different filesystems; copy, then delete instead.") from None
+        if exc.errno in (errno.EPERM, errno.EISDIR):  # became a directory since, or links are not allowed here
+            raise Unsupported(
+                f"Cannot move {source.raw!r} here without renameat2(RENAME_NOREPLACE): this filesystem refused "
+                "a hard link, which is how move_file avoids replacing an existing destination on this platform."
+            ) from None
+        raise
+    linked = os.stat(destination.name, dir_fd=destination.dir_fd, follow_symlinks=False)
+    try:
+        current = os.stat(source.name, dir_fd=source.dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        current = None
+    if current is None:
+        return  # the old name went away meanwhile: the entry is at its new name only, as asked
+    if (current.st_dev, current.st_ino) != (linked.st_dev, linked.st_ino):
+        # The old name was replaced while being moved: keep whatever is there now.
+        raise ToolError(
+            f"{source.raw!r} changed while being moved: it is now also at {destination.raw!r}; "
+            "the old name was left as it is."
+        )
+    try:
+        os.unlink(source.name, dir_fd=source.dir_fd)
+    except OSError:
+        _unlink_quietly(destination.name, destination.dir_fd)  # undo: one name, as before
+        raise
+
+
 def remove_tree(entry: Located) -> None:
-    """Delete a directory and everything below it, descriptor-relative (shutil's safe rmtree)."""
+    """Delete a directory and everything below it, descriptor-relative (shutil's safe rmtree).
+
+    Raises:
+        Unsupported: the platform's rmtree is not symlink-attack safe (it would follow a link
+            swapped in during the walk); nothing is deleted.
+    """
     assert entry.name is not None
+    if not capabilities.CURRENT.fd_rmtree:
+        raise Unsupported(
+            f"Cannot delete {entry.raw!r} recursively on this platform: its shutil.rmtree cannot work "
+            "descriptor-relative (rmtree.avoids_symlink_attacks is false), so a link swapped in during the "
+            "delete could lead outside the allowed directories. Nothing was deleted."
+        )
     shutil.rmtree(entry.name, dir_fd=entry.dir_fd)
 
 

@@ -25,8 +25,10 @@ from pydantic import AfterValidator
 from patchbay import InvalidArgument, ToolError
 from patchbay import OutOfScope as ScopeError
 from patchbay.scope import within
+from patchbay_filesystem import capabilities
+from patchbay_filesystem.capabilities import DIR_FLAGS as _DIR_FLAGS
+from patchbay_filesystem.capabilities import O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40
 # A byte that is not UTF-8 is shown as \xHH (HH >= 80), and a backslash that would read as
 # such an escape as \x5c; on input both are turned back, so every name shown can be used.
@@ -80,7 +82,7 @@ class Located:
         Non-blocking, so that opening a named pipe cannot stall the server; callers check
         the file type before reading.
         """
-        flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        flags |= O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK
         if self.name is None:
             return os.open(".", flags, dir_fd=self.dir_fd)
         try:
@@ -97,7 +99,7 @@ class Located:
     def open_directory(self) -> int:
         """An open descriptor of the entry, which must be a directory."""
         try:
-            return self.open(os.O_RDONLY | os.O_DIRECTORY)
+            return self.open(os.O_RDONLY | capabilities.O_DIRECTORY)
         except NotADirectoryError:
             raise ToolError(f"{self.raw!r} is not a directory.") from None
 
@@ -171,7 +173,9 @@ def locate(scope: Sequence[Root], raw: str, *, follow: bool = True) -> Iterator[
     Raises:
         OutOfScope: the path, or a link on the way, leads outside the scope.
         NotFound: a directory on the way does not exist.
+        Unsupported: the platform lacks what a race-free walk needs (O_NOFOLLOW, O_DIRECTORY, dir_fd).
     """
+    capabilities.CURRENT.require_path_walk()
     path = normalise(scope, raw)
     for _ in range(_MAX_LINKS):
         root = root_of(scope, path)

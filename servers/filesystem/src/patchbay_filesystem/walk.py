@@ -26,7 +26,7 @@ from patchbay import InvalidArgument, Progress, checkpoint
 from patchbay_filesystem.paths import shown
 
 Kind = Literal["file", "directory", "symlink", "other"]
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def kind_of(mode: int) -> Kind:
