@@ -26,10 +26,9 @@ sys.path.insert(0, str(HERE))  # so the tests can `from reliability_kit import .
 REPO = HERE.parents[1]
 POSTGRES_TESTS = REPO / "servers" / "postgres" / "tests"
 
-from patchbay.testing import RunningServer, http_server  # noqa: E402
+from reliability_kit import POOL_SIZE  # noqa: E402
 
-POOL_SIZE = 5
-"""Connections per pool of the postgres connector under test (its default)."""
+from patchbay.testing import RunningServer, http_server  # noqa: E402
 
 
 def _load_postgres_fixtures() -> Any:

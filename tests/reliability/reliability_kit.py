@@ -39,6 +39,8 @@ RESTART_SECONDS = _count("RESTART_SECONDS", 4, 20)
 """How long the clients of the restart test keep calling (the restart happens 1 s in; in soak, every 5 s)."""
 FUZZ_CASES = _count("FUZZ_CASES", 25, 300)
 """Schema-derived cases per tool."""
+POOL_SIZE = 5
+"""Connections per pool of the postgres connector under test (its default)."""
 CALL_TIMEOUT = float(os.environ.get("PATCHBAY_REL_CALL_TIMEOUT", "30"))
 """Seconds a single call may take before it counts as never answered."""
 
