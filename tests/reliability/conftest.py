@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,12 @@ def pg_server(pg_reader_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> I
         yield server
 
 
+@pytest.fixture(scope="module")
+def pg_outside(postgres: Any, pg_db: str) -> Callable[[], list[tuple[Any, ...]]]:
+    """What tells whether anything outside the connector's scope changed in PostgreSQL (see sentinel_state)."""
+    return lambda: sentinel_state(postgres, pg_db)
+
+
 def sentinel_state(postgres: Any, db: str) -> list[tuple[Any, ...]]:
     """Everything the fuzz must leave alone: both sentinel tables, the tables and roles that exist."""
     digest = "select md5(string_agg(id || ':' || note, ',' order by id)) from public.{}"
@@ -144,7 +150,7 @@ def sentinel_state(postgres: Any, db: str) -> list[tuple[Any, ...]]:
         *postgres.execute(digest.format("sentinel"), database=db),
         *postgres.execute(digest.format("readable_sentinel"), database=db),
         *postgres.execute(
-            "select md5(string_agg(c.oid::regclass::text || c.relkind, ',' order by c.oid)) "
+            "select md5(string_agg(c.oid::regclass::text || c.relkind::text, ',' order by c.oid)) "
             "from pg_class c where c.relnamespace not in "
             "('pg_catalog'::regnamespace, 'information_schema'::regnamespace)",
             database=db,

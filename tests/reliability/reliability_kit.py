@@ -43,6 +43,8 @@ POOL_SIZE = 5
 """Connections per pool of the postgres connector under test (its default)."""
 CALL_TIMEOUT = float(os.environ.get("PATCHBAY_REL_CALL_TIMEOUT", "30"))
 """Seconds a single call may take before it counts as never answered."""
+MUTATION_TIMEOUT = float(os.environ.get("PATCHBAY_REL_MUTATION_TIMEOUT", "10"))
+"""The same for one mutated input (huge, NUL, ...); after one such time-out the tool's other mutations are skipped."""
 
 TRACEBACK = re.compile(
     r"Traceback \(most recent call last\)|site-packages|File \"[^\"]+\", line \d+|(?:/[\w.-]+)+\.py\b"
@@ -115,16 +117,23 @@ def post(http: httpx.Client, url: str, body: str | bytes, timeout: float = CALL_
     answer = Answer(request=raw.decode("utf-8", errors="backslashreplace"))
     began = time.monotonic()
     try:
-        response = http.post(
+        with http.stream(
+            "POST",
             url,
             content=raw,
             headers={"content-type": "application/json", "accept": "application/json, text/event-stream"},
             timeout=timeout,
-        )
-        answer.status = response.status_code
-        answer.response = parse_body(response.status_code, response.headers.get("content-type", ""), response.content)
+        ) as response:
+            answer.status = response.status_code
+            chunks = []
+            for chunk in response.iter_bytes():  # a deadline for the whole answer, not per read
+                chunks.append(chunk)
+                if time.monotonic() - began > timeout:
+                    raise httpx.ReadTimeout("the whole answer took too long")
+        body_bytes = b"".join(chunks)
+        answer.response = parse_body(response.status_code, response.headers.get("content-type", ""), body_bytes)
         if answer.response is None:
-            answer.failure = f"HTTP {response.status_code} without a JSON-RPC message: {response.text[:200]!r}"
+            answer.failure = f"HTTP {response.status_code} without a JSON-RPC message: {body_bytes[:200]!r}"
     except httpx.TimeoutException:
         answer.failure = f"no answer within {timeout:.0f} s"
     except httpx.HTTPError as exc:
