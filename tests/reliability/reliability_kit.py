@@ -90,7 +90,7 @@ def parse_body(status: int, content_type: str, body: bytes) -> dict[str, Any] | 
     text = body.decode("utf-8", errors="replace")
     if "text/event-stream" in content_type:
         found: dict[str, Any] | None = None
-        for line in text.splitlines():
+        for line in text.split("\n"):  # not splitlines(): it also splits at \x1c, \x85, \u2028 inside the JSON
             if line.startswith("data:"):
                 data = line[5:].strip()
                 if data:
