@@ -206,7 +206,7 @@ class Findings:
     def check(self, tool: str, answer: Answer) -> None:
         self.cases += 1
         for problem in problems(answer):
-            self.items.append(f"{tool}: {problem} <- {answer.request[:300]}")
+            self.items.append(f"{tool}: {problem} <- {answer.request[:3000]}")
 
     def report(self) -> str:
         shown = "\n  ".join(self.items[:15])
