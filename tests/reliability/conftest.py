@@ -8,7 +8,7 @@
   `rel_reader` that may read every table but write none, and a table `sentinel` it may not even read.
   The connector runs read-only (no --allow-writes) as that role, pool of POOL_SIZE connections.
 
-Every test here carries the `reliability` marker (`pytest -m reliability` runs just this suite).
+Every test module here carries the `reliability` marker (`pytest -m reliability` runs just this suite).
 """
 
 from __future__ import annotations
@@ -42,12 +42,6 @@ def _load_postgres_fixtures() -> Any:
 
 postgres = _load_postgres_fixtures().postgres
 """A real PostgreSQL for the session (see servers/postgres/tests/conftest.py)."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.reliability)
 
 
 # filesystem -------------------------------------------------------------------------------

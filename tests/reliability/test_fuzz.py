@@ -54,7 +54,7 @@ from reliability_kit import (
 
 from patchbay.testing import RunningServer, http_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 FS_TOOLS = [
     "read_text_file", "read_media_file", "read_multiple_files", "list_directory", "directory_tree", "search_files",

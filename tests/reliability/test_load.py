@@ -21,7 +21,7 @@ from reliability_kit import CALL_TIMEOUT, CALLS, CLIENTS, WARMUP_CALLS, healthy,
 
 from patchbay.testing import RunningServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.reliability]
 
 FS_MIX: list[tuple[str, dict[str, Any]]] = [
     ("read_text_file", {"path": "docs/note03.txt"}),

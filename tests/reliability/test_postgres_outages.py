@@ -37,7 +37,7 @@ from reliability_kit import CALL_TIMEOUT, CLIENTS, POOL_SIZE, RESTART_SECONDS, S
 
 from patchbay.testing import RunningServer
 
-pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.reliability]
 
 DATABASE_DOWN = re.compile(r"^Could not connect to database '[^']+': \S.*\.$|connection (?:to .+ )?(?:was )?lost", re.I)
 KILLED = 8
