@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PORT ?= 8000
 
-.PHONY: run test lint bench catalog images uv sync
+.PHONY: run test soak lint bench catalog images uv sync
 
 uv:
 	@bash tools/ensure-uv.sh
@@ -20,6 +20,10 @@ run: sync
 ## test: lint, then the whole test suite
 test: lint
 	$(UV) run --frozen pytest
+
+## soak: the reliability suite (tests/reliability) at full length: 20 clients x 200 calls, restarts every 5 s for 20 s, 300 fuzz cases per tool (new ones each run)
+soak: sync
+	PATCHBAY_SOAK=1 $(UV) run --frozen pytest tests/reliability -m reliability --timeout 1800
 
 ## lint: ruff check, ruff format --check, mypy --strict on shared/
 lint: sync
