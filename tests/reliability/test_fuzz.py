@@ -351,14 +351,8 @@ def mutation_cases(target: Target, tools: list[str], family: str) -> Findings:
 
 FS_MUTATIONS = [
     "wrong_types",
-    pytest.param(
-        "huge",
-        marks=known(
-            "a path of 100,000 characters (read_text_file and every path tool) and a 100,000-character "
-            "search_files pattern give 'Internal error (incident ...)' (unencodable strings, pattern bounds)"
-        ),
-    ),
-    pytest.param("nul", marks=known("a NUL in `encoding` (read_text_file, write_file) gives an internal error")),
+    "huge",  # issue 11: a path of 100,000 characters and a 100,000-character pattern are refused by name
+    "nul",  # issue 11: a NUL in `encoding` (read_text_file, write_file) is refused by name
     "lone_surrogates",  # over HTTP the JSON parser refuses them: -32700 "Parse error: lone leading surrogate ..."
     "escape_paths",
     "shapes",
@@ -376,10 +370,6 @@ def test_postgres_mutated_inputs(pg_target: Target, family: str) -> None:
     pg_target.settle(mutation_cases(pg_target, PG_TOOLS, family))
 
 
-@known(
-    "a path of 100,000 characters is not refused as an invalid argument (unencodable strings / path bounds); "
-    "here create_directory instead makes 50,000 nested directories, for about 90 s of one call"
-)
 def test_filesystem_a_deep_path_is_refused_at_once(fs_target: Target, fs_world: Path) -> None:
     """Not in issue 11's list as such: `create_directory` of "é/" * 50,000 (100,000 characters) is not
     refused; it creates 50,000 nested directories one by one (about 90 s on this machine), holding a
@@ -391,13 +381,11 @@ def test_filesystem_a_deep_path_is_refused_at_once(fs_target: Target, fs_world: 
     fs_target.settle(findings)
 
 
-NOT_LISTED = "found by the reliability suite, not in issue 11's list (reported; no branch fixes it yet)"
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NOT_LISTED}: an unencodable content gives an internal error")
 def test_filesystem_content_the_encoding_cannot_hold_is_an_invalid_argument(fs_target: Target) -> None:
-    """write_file {"content": "héllo 😀", "encoding": "ascii"} (or "latin-1") answers
-    'Internal error (incident ...)': the UnicodeEncodeError is not mapped. It should name the argument."""
+    """write_file {"content": "héllo 😀", "encoding": "ascii"} (or "latin-1") answered
+    'Internal error (incident ...)'; it is an invalid argument naming `content`."""
     findings = Findings()
     for encoding in ("ascii", "latin-1"):
         body = call_body("write_file", {"path": "docs/enc.txt", "content": "héllo \U0001f600", "encoding": encoding})
@@ -406,12 +394,12 @@ def test_filesystem_content_the_encoding_cannot_hold_is_an_invalid_argument(fs_t
     fs_target.settle(findings)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NOT_LISTED}: read_text_file with encoding 'idna' gives an internal error")
-def test_filesystem_a_codec_that_cannot_decode_files_is_refused(fs_target: Target) -> None:
-    """read_text_file {"path": "docs/readme.md", "encoding": "idna"} answers 'Internal error (incident ...)'
-    (UnicodeError: Unsupported error handling replace). Such a codec should be refused like an unknown one."""
+def test_filesystem_a_codec_that_cannot_decode_files_is_refused(fs_target: Target, fs_world: Path) -> None:
+    """read_text_file with "encoding": "idna" answered 'Internal error (incident ...)'
+    (UnicodeError: Unsupported error handling replace). Such a codec is refused like an unknown one."""
+    (fs_world / "root" / "codec.md").write_text("# Title\n")  # its own file: the fuzz may have moved the others
     findings = Findings()
-    body = call_body("read_text_file", {"path": "docs/readme.md", "encoding": "idna"})
+    body = call_body("read_text_file", {"path": "codec.md", "encoding": "idna"})
     answer = fs_target.call(findings, "read_text_file", body)
     assert answer.is_error and "encoding" in answer.text, answer.text[:300]
     fs_target.settle(findings)

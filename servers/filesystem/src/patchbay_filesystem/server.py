@@ -636,6 +636,9 @@ def write_file(
         data = content.encode(encoding)
     except LookupError:
         raise InvalidArgument("encoding", f"unknown encoding {encoding!r}") from None
+    except UnicodeError as exc:  # a character the encoding cannot hold; nothing is written
+        where = f" (the first at character {exc.start})" if isinstance(exc, UnicodeEncodeError) else ""
+        raise InvalidArgument("content", f"has characters {encoding!r} cannot hold{where}; use utf-8") from None
     with locate(scope.roots, path, follow=False) as entry:
         created = files.write_atomically(entry, data)
         return Written(path=entry.path, bytes=len(data), created=created)
