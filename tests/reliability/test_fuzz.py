@@ -381,8 +381,6 @@ def test_filesystem_a_deep_path_is_refused_at_once(fs_target: Target, fs_world: 
     fs_target.settle(findings)
 
 
-
-
 def test_filesystem_content_the_encoding_cannot_hold_is_an_invalid_argument(fs_target: Target) -> None:
     """write_file {"content": "héllo 😀", "encoding": "ascii"} (or "latin-1") answered
     'Internal error (incident ...)'; it is an invalid argument naming `content`."""
