@@ -35,21 +35,11 @@ from patchbay.example.settings import ExampleSettings
 from patchbay.settings import SettingsError
 from patchbay.testing import ERAS, Answer, RunningServer, free_port, http_server
 
+from .example_tools import ALL_TOOLS, READ_TOOLS
+
 pytestmark = pytest.mark.anyio
 
 CMD = [sys.executable, "-m", "patchbay.example"]
-READ_TOOLS = [
-    "echo",
-    "list_notes",
-    "get_note",
-    "count_words",
-    "export_notes",
-    "check_passphrase",
-    "list_shelf",
-    "search_books",
-    "read_book",
-]
-ALL_TOOLS = [*READ_TOOLS[:6], "put_note", "delete_note", "delete_notes", *READ_TOOLS[6:]]  # in registration order
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 PRM_PATH = "/.well-known/oauth-protected-resource/mcp"
 

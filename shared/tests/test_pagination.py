@@ -10,6 +10,8 @@ from patchbay.example.server import connector
 from patchbay.pagination import CursorCodec, InvalidCursor
 from patchbay.testing import connect
 
+from .example_tools import ALL_TOOLS
+
 pytestmark = pytest.mark.anyio
 
 QUERY = {"tool": "list_notes", "prefix": ""}
@@ -117,20 +119,7 @@ async def test_tools_list_pages_when_there_are_many_tools(era: str) -> None:
             cursor = page.next_cursor
             if cursor is None:
                 break
-    assert names == [
-        "echo",
-        "list_notes",
-        "get_note",
-        "count_words",
-        "export_notes",
-        "check_passphrase",
-        "put_note",
-        "delete_note",
-        "delete_notes",
-        "list_shelf",
-        "search_books",
-        "read_book",
-    ]
+    assert names == ALL_TOOLS
 
 
 async def test_tools_list_refuses_a_forged_cursor_as_invalid_params(era: str) -> None:

@@ -5,20 +5,12 @@ import pytest
 from patchbay.example.server import connector
 from patchbay.testing import connect
 
+from .example_tools import READ_TOOLS, WRITE_TOOLS
+
 pytestmark = pytest.mark.anyio
 
-READ = {
-    "echo",
-    "list_notes",
-    "get_note",
-    "count_words",
-    "export_notes",
-    "check_passphrase",
-    "list_shelf",
-    "search_books",
-    "read_book",
-}
-WRITES = {"put_note", "delete_note", "delete_notes"}
+READ = set(READ_TOOLS)
+WRITES = set(WRITE_TOOLS)
 
 
 async def test_read_only_by_default_lists_only_read_tools(era: str) -> None:

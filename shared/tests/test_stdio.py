@@ -27,20 +27,11 @@ from mcp.client.stdio import stdio_client
 import patchbay
 from patchbay.testing import ERAS, stdio_server
 
+from .example_tools import READ_TOOLS
+
 pytestmark = pytest.mark.anyio
 
 CMD = [sys.executable, "-m", "patchbay.example"]
-READ_TOOLS = [
-    "echo",
-    "list_notes",
-    "get_note",
-    "count_words",
-    "export_notes",
-    "check_passphrase",
-    "list_shelf",
-    "search_books",
-    "read_book",
-]
 AUDIT_FIELDS = {
     "time",
     "connector",
