@@ -1,0 +1,3 @@
+"""Patchbay Slack connector."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""Fixtures: one fake Slack for the module, reset for each test; a client of the connector pointed at it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from fake_slack import ...`
+
+from fake_slack import BOT_TOKEN, USER_TOKEN, FakeSlack
+
+from patchbay.testing import Answer, connect
+from patchbay_slack.server import connector
+
+
+@pytest.fixture(scope="session")
+def slack_service() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(slack_service: FakeSlack) -> FakeSlack:
+    slack_service.clear()
+    slack_service.reset()
+    return slack_service
+
+
+def settings(fake: FakeSlack, **more: Any) -> dict[str, Any]:
+    """Reads of #general and #random, writes to #general; retries fast."""
+    return {
+        "bot_token": BOT_TOKEN,
+        "user_token": USER_TOKEN,
+        "api_url": fake.url + "/api/",
+        "read_channels": "#general,C0RANDOM",
+        "write_channels": "#general",
+        "retry_max_wait_seconds": 2,
+        "directory_ttl_seconds": 0,
+        **more,
+    }
+
+
+@pytest.fixture
+def answer() -> Answer:
+    return Answer("accept")
+
+
+@pytest.fixture
+async def client(fake: FakeSlack, era: str, answer: Answer) -> AsyncIterator[Client]:
+    async with connect(connector, settings(fake), era=era, elicit=answer) as client:
+        yield client
+
+
+@pytest.fixture
+async def writer(fake: FakeSlack, era: str, answer: Answer) -> AsyncIterator[Client]:
+    async with connect(connector, settings(fake, allow_writes=True), era=era, elicit=answer) as client:
+        yield client
+
+
+def text(result: Any) -> str:
+    """The text blocks of a tool result, joined."""
+    return "\n".join(block.text for block in result.content if hasattr(block, "text"))
