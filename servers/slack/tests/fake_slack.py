@@ -283,7 +283,7 @@ class FakeSlack(FakeService):
         matches = [
             {
                 "type": "message",
-                "channel": {"id": cid, "name": self.channels[cid].name, "is_private": self.channels[cid].is_private},
+                "channel": self._search_channel(self.channels[cid]),
                 "user": m.get("user"),
                 "username": self.users.get(m.get("user", ""), {}).get("name", ""),
                 "ts": m["ts"],
@@ -299,6 +299,11 @@ class FakeSlack(FakeService):
         paging = {"count": count, "total": len(matches), "page": page, "pages": pages}
         shown = matches[(page - 1) * count : page * count]
         return {"query": args.get("query"), "messages": {"matches": shown, "total": len(matches), "paging": paging}}
+
+    @staticmethod
+    def _search_channel(channel: Channel) -> dict[str, Any]:
+        keys = ("id", "name", "is_channel", "is_group", "is_im", "is_mpim", "is_private")
+        return {k: v for k, v in channel.as_json().items() if k in keys}
 
     def m_users_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         page, meta = self._page(list(self.users.values()), args)

@@ -44,7 +44,7 @@ class ChannelInfo:
     @classmethod
     def of(cls, data: dict[str, Any]) -> ChannelInfo:
         """From a conversation object of conversations.list/info or a search match."""
-        dm = bool(data.get("is_im") or data.get("is_mpim"))
+        dm = bool(data.get("is_im") or data.get("is_mpim")) or str(data["id"]).startswith("D")
         return cls(
             id=str(data["id"]),
             name=data.get("name"),

@@ -60,9 +60,9 @@ def find_links(text: str | None, blocks: Sequence[Any] | None = None) -> list[st
 
 def host_of(link: str) -> str | None:
     """The host a link points at (lower case, no port), or None when it has none (mailto:, garbage)."""
-    target = link if "://" in link else "//" + link
-    if target.lower().startswith(("mailto:", "tel:")):
+    if link.lower().startswith(("mailto:", "tel:")):
         return None
+    target = link if "://" in link else "//" + link
     try:
         host = urlsplit(target).hostname
     except ValueError:

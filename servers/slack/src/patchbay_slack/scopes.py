@@ -47,9 +47,13 @@ class ChannelScopes:
         except Malformed as exc:
             raise InvalidArgument(argument, f"{channel[:200]!r} {exc}") from None
         if canonical.startswith("#"):
-            allowlist.check(canonical, argument=argument)
+            by_name = allowlist.admits(canonical)
+            if not by_name and all(entry.startswith("#") for entry in allowlist.entries) and not allowlist.everything:
+                allowlist.check(canonical, argument=argument)  # only names are allowed, and not this one
             found = self.slack.id_for(canonical)
             if found is None:
+                if not by_name:  # say no more about a name outside the scope than that it is
+                    allowlist.check(canonical, argument=argument)
                 raise ToolError(f"No channel named {canonical} that the bot can see; list_channels shows them.")
             canonical = found
         elif not self._has_names(allowlist):
@@ -60,9 +64,10 @@ class ChannelScopes:
             if getattr(exc, "response", None) is not None and not allowlist.admits(canonical):
                 allowlist.check(canonical, argument=argument)  # out of scope says no more than that
             raise
+        if not allowlist.admits(info.id, *info.aliases):
+            raise OutOfScope(channel, allowlist.kind.noun, allowlist.setting or "the connector's allowlist")
         if info.is_dm and not self.allow_dms:
-            raise OutOfScope(channel, "channels", "direct and group messages need --allow-dms")
-        allowlist.check(info.id, aliases=info.aliases, argument=argument)
+            raise OutOfScope(channel, allowlist.kind.noun, "direct and group messages need --allow-dms")
         return info
 
     def admits(self, info: ChannelInfo, access: Access) -> bool:
