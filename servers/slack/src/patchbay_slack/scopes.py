@@ -61,7 +61,9 @@ class ChannelScopes:
         try:
             info = self.slack.info(canonical)
         except Exception as exc:
-            if getattr(exc, "response", None) is not None and not allowlist.admits(canonical):
+            response = getattr(exc, "response", None)
+            unknown = response is not None and response.get("error") == "channel_not_found"
+            if unknown and not allowlist.admits(canonical):
                 allowlist.check(canonical, argument=argument)  # out of scope says no more than that
             raise
         if not allowlist.admits(info.id, *info.aliases):
