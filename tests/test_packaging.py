@@ -569,6 +569,11 @@ def _launch_arguments(connector_id: str, tmp_path: Path) -> tuple[list[str], dic
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         return [], {"PATCHBAY_POSTGRES_DSN": f"postgresql://app@127.0.0.1:{port}/app"}
+    if connector_id == "slack":  # a token, and an API URL nobody answers: Slack is first asked at a tool call
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return [], {"PATCHBAY_SLACK_BOT_TOKEN": "xoxb-packaging", "PATCHBAY_SLACK_API_URL": f"http://127.0.0.1:{port}/api/"}
     return [], {}
 
 
