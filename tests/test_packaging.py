@@ -573,7 +573,10 @@ def _launch_arguments(connector_id: str, tmp_path: Path) -> tuple[list[str], dic
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        return [], {"PATCHBAY_SLACK_BOT_TOKEN": "xoxb-packaging", "PATCHBAY_SLACK_API_URL": f"http://127.0.0.1:{port}/api/"}
+        return [], {
+            "PATCHBAY_SLACK_BOT_TOKEN": "xoxb-packaging",
+            "PATCHBAY_SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
+        }
     return [], {}
 
 
