@@ -59,7 +59,7 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 BASE_SCRIPT = ROOT / "tools" / "build-base-image.sh"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-BUILT = ("filesystem", "postgres")  # the connectors built and run here
+BUILT = ("filesystem", "postgres", "slack")  # the connectors built and run here
 CONTAINER_PORT = 8000
 NON_ROOT_UID = 10001
 DEV_ONLY = ("pytest", "pytest-timeout", "pytest-docker", "ruff", "mypy", "pip", "uv", "setuptools", "wheel")
@@ -68,6 +68,7 @@ TEST_LABEL = "io.patchbay.test=test_containers"
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 sys.path.insert(0, str(ROOT / "servers" / "postgres" / "tests"))
+sys.path.insert(0, str(ROOT / "servers" / "slack" / "tests"))
 from pgserver import PostgresServer, find_bin_dir, has_pg_stat_statements  # noqa: E402
 
 
@@ -498,6 +499,50 @@ async def test_postgres_container_queries_a_server_on_the_host(
     report(request.config, f"postgres container healthy in {started:.1f} s, stopped in {stopped:.1f} s")
 
 
+@pytest.mark.anyio
+async def test_slack_container_reads_the_fake_slack_on_the_host(
+    engine: Engine, images: Images, request: pytest.FixtureRequest
+) -> None:
+    from fake_slack import BOT_TOKEN, FakeSlack
+
+    if not engine.podman:
+        pytest.skip("The fake Slack listens on 127.0.0.1 only; the container reaches it through podman's slirp4netns")
+    with FakeSlack() as fake:
+        fake.add_message("C0GENERAL", "hello from the host")
+        fake.add_message("C0SECRET", "not for the container")
+        token = new_token()
+        began = time.monotonic()
+        with container(
+            engine,
+            images.built["slack"].id,
+            env={
+                "PATCHBAY_SLACK_BOT_TOKEN": BOT_TOKEN,
+                "PATCHBAY_SLACK_API_URL": f"http://10.0.2.2:{fake.port}/api/",
+                "PATCHBAY_SLACK_READ_CHANNELS": "#general",
+                "PATCHBAY_SLACK_AUTH_TOKENS": token,
+            },
+            options=["--network", "slirp4netns:allow_host_loopback=true"],
+        ) as running:
+            started = time.monotonic() - began
+            assert_healthcheck_passes(running)
+            assert_non_root(running)
+            assert_needs_token(running, token)
+            for era in ERAS:
+                async with bearer_client(running.url, token, era) as client:
+                    tools = {tool.name for tool in (await client.list_tools()).tools}
+                    assert {"get_channel_history", "search_messages", "list_channels"} <= tools, tools
+                    assert "post_message" not in tools  # read-only unless --allow-writes
+                    history = await client.call_tool("get_channel_history", {"channel": "#general"})
+                    assert not history.is_error, text_of(history)
+                    assert "hello from the host" in text_of(history)
+                    refused = await client.call_tool("get_channel_history", {"channel": "C0SECRET"})
+                    assert refused.is_error
+            stopped = running.stop()
+            assert BOT_TOKEN not in running.logs()  # the Slack token never reaches the logs
+        assert {c["channel"] for c in fake.calls("conversations.history")} == {"C0GENERAL"}
+    report(request.config, f"slack container healthy in {started:.1f} s, stopped in {stopped:.1f} s")
+
+
 # The README's own steps ---------------------------------------------------------------------
 
 README = ROOT / "README.md"
@@ -578,6 +623,7 @@ REQUIRED_SETTINGS = {
     # Everything a connector needs except auth: directories for filesystem, a DSN for postgres.
     "filesystem": ([], ["/tmp"]),
     "postgres": (["-e", "PATCHBAY_POSTGRES_DSN=postgresql://u:p@192.0.2.1:5432/app"], []),
+    "slack": (["-e", "PATCHBAY_SLACK_BOT_TOKEN=xoxb-container"], []),
 }
 
 
