@@ -311,6 +311,11 @@ class FakeSlack(FakeService):
         keys = ("id", "name", "is_channel", "is_group", "is_im", "is_mpim", "is_private")
         return {k: v for k, v in channel.as_json().items() if k in keys}
 
+    def m_search_all(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        found = self.m_search_messages(args, token)
+        paging = {"count": int(args.get("count") or 20), "total": 0, "page": 1, "pages": 0}
+        return {**found, "files": {"matches": [], "total": 0, "paging": paging}}
+
     def m_users_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         page, meta = self._page(list(self.users.values()), args)
         return {"members": page, **meta}
