@@ -54,12 +54,12 @@ class SlackSettings(ConnectorSettings):
     @field_validator("unfurl_domains", mode="before")
     @classmethod
     def _domains(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.split(",")
-        if isinstance(value, list | tuple):
-            domains = [str(v).strip().lower().lstrip(".").rstrip(".") for v in value if str(v).strip()]
-            for domain in domains:
-                if "/" in domain or ":" in domain or "." not in domain or "*" in domain:
-                    raise ValueError(f"{domain!r} is not a domain: write e.g. example.com (subdomains included)")
-            return domains
-        return value
+        """Comma-separated, lower case; each a plain domain (subdomains are included when matching)."""
+        listed = value.split(",") if isinstance(value, str) else value
+        if not isinstance(listed, list | tuple):
+            return value
+        domains = [str(v).strip().lower().strip(".") for v in listed if str(v).strip()]
+        bad = [d for d in domains if "/" in d or ":" in d or "." not in d or "*" in d]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a domain: write e.g. example.com (subdomains included)")
+        return domains
