@@ -269,3 +269,25 @@ async def test_an_upload_comment_with_a_mass_mention_is_confirmed(fake: FakeSlac
         )
     assert result.structured_content is not None and result.structured_content["outcome"] == "declined"
     assert fake.calls("files.getUploadURLExternal") == []
+
+
+async def test_an_upload_reports_progress_per_stage(writer: Client, fake: FakeSlack) -> None:
+    updates: list[tuple[float, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        updates.append((done, message))
+
+    result = await writer.call_tool(
+        "upload_file", {"channel": "#general", "filename": "a.txt", "content": "abc"}, progress_callback=progress
+    )
+    assert not result.is_error, text(result)
+    assert [m for _, m in updates] == [f"{n} of 3 upload stages done" for n in (1, 2, 3)]
+
+
+async def test_an_org_wide_token_names_its_workspace(fake: FakeSlack) -> None:
+    async with connect(connector, settings(fake, team_id="T0FAKE"), era="legacy") as client:
+        await client.call_tool("list_channels", {})
+        await client.call_tool("search_messages", {"query": "x"})
+        await client.call_tool("list_users", {})
+    for method in ("conversations.list", "search.messages", "users.list"):
+        assert fake.calls(method)[0]["team_id"] == "T0FAKE", method

@@ -266,7 +266,7 @@ async def upload_file(
 ) -> Uploaded:
     """Share a file in a channel (text or base64 bytes; size-capped)."""
     data = _file_bytes(content, content_base64)
-    progress = Progress(ctx, "upload steps", every=1)
+    progress = Progress(ctx, "of 3 upload stages done", every=1)
     options = {"title": title, "initial_comment": initial_comment, "thread_ts": thread_ts}
     return await _run(ctx, _ws(ctx).upload, channel, filename, data, options, progress.advance)
 
