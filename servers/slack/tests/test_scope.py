@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 from fake_slack import FakeSlack
 from mcp import Client
@@ -139,3 +140,14 @@ async def test_search_results_with_channels_of_other_kinds_are_withheld(client: 
     assert result.structured_content is not None
     assert result.structured_content["messages"] == []
     assert result.structured_content["withheld"] == "2 results outside the allowed channels were withheld."
+
+
+async def test_allowed_names_are_looked_up_at_start_up(fake: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    async with connect(connector, settings(fake, read_channels="#general,#genral"), era="legacy"):
+        for _ in range(500):  # the look-up runs in a background thread: wait for its word
+            if "#genral" in caplog.text:
+                break
+            await anyio.sleep(0.01)
+    assert "No channel the bot can see is called #genral (an allowlist names it); check the spelling." in caplog.text
+    assert "#general" not in caplog.text.replace("#genral", "")
+    assert fake.calls("conversations.list")  # asked before any tool was called

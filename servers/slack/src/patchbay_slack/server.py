@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, TypeVar
@@ -55,8 +56,16 @@ async def _preflight(settings: SlackSettings) -> None:
 
 @asynccontextmanager
 async def workspace(settings: SlackSettings) -> AsyncIterator[Workspace]:
-    """One workspace for the life of the server; slack-sdk is loaded at the first call."""
-    yield Workspace(Slack(settings))
+    """One workspace for the life of the server.
+
+    The `#names` of the allowlists are looked up at start-up in a background thread (so that
+    start-up never waits for Slack), and a name no channel has is logged as a warning.
+    """
+    found = Workspace(Slack(settings))
+    names = [e for allowed in (settings.read_channels, settings.write_channels) for e in allowed if e.startswith("#")]
+    if names:
+        threading.Thread(target=found.check_names, args=(names,), name="slack-names", daemon=True).start()
+    yield found
 
 
 connector: Connector[SlackSettings, Workspace] = Connector(

@@ -8,6 +8,7 @@ filtered by its channel. Posting always sends `unfurl_links`/`unfurl_media` expl
 
 from __future__ import annotations
 
+import logging
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from patchbay.errors import ToolError
 from patchbay_slack.client import ChannelInfo, Slack
+from patchbay_slack.errors import slack_errors
 from patchbay_slack.links import may_unfurl, off_domain_links
 from patchbay_slack.models import (
     Channel,
@@ -33,6 +35,7 @@ from patchbay_slack.models import (
 )
 from patchbay_slack.scopes import ChannelScopes
 
+logger = logging.getLogger("patchbay.slack")
 CHANNEL_TYPES = {"public": "public_channel", "private": "private_channel", "dm": "im", "group_dm": "mpim"}
 
 
@@ -229,6 +232,16 @@ class Workspace:
         )
         step()
         return Uploaded(channel=info.id, file_id=slot["file_id"], name=name, size=len(data))
+
+    def check_names(self, names: list[str]) -> None:
+        """Look up the allowlists' `#names` (at start-up), warning about any no channel has."""
+        try:
+            missing = [name for name in dict.fromkeys(names) if self.slack.id_for(name) is None]
+        except Exception as exc:
+            logger.warning("Could not look up the allowed channel names at start-up: %s", slack_errors(exc) or exc)
+            return
+        for name in missing:
+            logger.warning("No channel the bot can see is called %s (an allowlist names it); check the spelling.", name)
 
     # -- helpers ---------------------------------------------------------------------------------
 
