@@ -77,3 +77,11 @@ async def test_an_unreachable_slack_reads_clearly(fake: FakeSlack) -> None:
     ) as c:
         result = await c.call_tool("get_channel_history", {"channel": "C0GENERAL"})
     assert text(result) == "Could not reach Slack (the connection failed or timed out); try again later."
+
+
+async def test_a_dropped_connection_is_retried(client: Client, fake: FakeSlack) -> None:
+    fake.add_message("C0GENERAL", "still here")
+    fake.drop("POST", HISTORY, times=1)
+    result = await client.call_tool("get_channel_history", {"channel": "C0GENERAL"})
+    assert not result.is_error, text(result)
+    assert [r.fault for r in fake.requests("POST", HISTORY)] == ["drop", None]
