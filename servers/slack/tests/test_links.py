@@ -55,6 +55,9 @@ def test_a_link_in_every_form_is_found(text: str | None, blocks: list[dict[str, 
         "https://docs.example.com/a attacker.example",
         "https://xn--dcs-example-com.attacker.example/",
         "https://evildocs.example.com.example/",
+        "https://docs.example.com/a and \u0430ttacker.com/?d=S",  # a Cyrillic a: an internationalised name
+        "https://docs.example.com/a and 203.0.113.9/?d=S",
+        "https://docs.example.com/a and //attacker.example/?d=S",
     ],
 )
 def test_one_link_off_the_allowed_domains_turns_unfurling_off(text: str) -> None:

