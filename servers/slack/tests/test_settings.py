@@ -32,3 +32,13 @@ def test_slack_sdk_is_loaded_at_the_first_call_not_at_start_up() -> None:
     code = "import sys, patchbay_slack.server; print('slack_sdk' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_read_only_server_does_not_warn_about_its_empty_write_allowlist() -> None:
+    read_only = SlackSettings(bot_token="xoxb-x", read_channels="#general")
+    writing = SlackSettings(bot_token="xoxb-x", read_channels="#general", allow_writes=True)
+    assert read_only.scope_notices() == []
+    assert [n.split(":")[0] for n in writing.scope_notices()] == [
+        "No channels are allowed, so every call that names one is refused"
+    ]
+    assert "PATCHBAY_SLACK_WRITE_CHANNELS" in writing.scope_notices()[0]

@@ -51,6 +51,14 @@ class SlackSettings(ConnectorSettings):
         60.0, ge=0, description="How long channel names and kinds are cached before they are looked up again."
     )
 
+    def scope_notices(self) -> list[str]:
+        """The base's notices, less the empty write allowlist of a read-only server (nothing is written)."""
+        notices = super().scope_notices()
+        write = self.write_channels.startup_notice()
+        if not self.allow_writes and write is not None and self.write_channels.is_empty:
+            notices.remove(write)
+        return notices
+
     @field_validator("unfurl_domains", mode="before")
     @classmethod
     def _domains(cls, value: Any) -> Any:
