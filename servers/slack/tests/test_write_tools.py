@@ -291,3 +291,24 @@ async def test_an_org_wide_token_names_its_workspace(fake: FakeSlack) -> None:
         await client.call_tool("list_users", {})
     for method in ("conversations.list", "search.messages", "users.list"):
         assert fake.calls(method)[0]["team_id"] == "T0FAKE", method
+
+
+async def test_confirm_never_trusts_the_host_and_posts_without_asking(fake: FakeSlack) -> None:
+    answer = Answer("decline")
+    options = settings(fake, allow_writes=True, confirm="never")
+    async with connect(connector, options, era="legacy", elicit=answer) as client:
+        result = await client.call_tool("post_message", {"channel": "#general", "text": "<!channel> standup"})
+    assert not result.is_error, text(result)
+    assert answer.questions == []
+    assert [(c["text"], c["unfurl_links"]) for c in fake.calls("chat.postMessage")] == [("<!channel> standup", False)]
+
+
+async def test_a_dm_is_writable_only_with_allow_dms(fake: FakeSlack) -> None:
+    options = settings(fake, allow_writes=True, write_channels="D0ALICE")
+    async with connect(connector, options, era="legacy") as client:
+        refused = await client.call_tool("post_message", {"channel": "D0ALICE", "text": "hi"})
+    async with connect(connector, {**options, "allow_dms": True}, era="legacy") as client:
+        sent = await client.call_tool("post_message", {"channel": "D0ALICE", "text": "hi"})
+    assert text(refused).endswith("(direct and group messages need --allow-dms).")
+    assert not sent.is_error, text(sent)
+    assert [c["channel"] for c in fake.calls("chat.postMessage")] == ["D0ALICE"]
