@@ -145,3 +145,11 @@ async def test_resources_list_read_and_refuse(client: Client, fake: FakeSlack) -
         await client.read_resource("slack://channel/C0SECRET/history")
     assert "not for you" not in str(caught.value)
     assert [c["channel"] for c in fake.calls("conversations.history")] == ["C0GENERAL"]
+
+
+async def test_history_takes_whole_seconds_as_bounds(client: Client, fake: FakeSlack) -> None:
+    fake.add_message("C0GENERAL", "late")
+    data = structured(await client.call_tool("get_channel_history", {"channel": "C0GENERAL", "oldest": "1700000000"}))
+    assert [m["text"] for m in data["messages"]] == ["late"]
+    refused = await client.call_tool("get_channel_history", {"channel": "C0GENERAL", "oldest": "yesterday"})
+    assert refused.is_error

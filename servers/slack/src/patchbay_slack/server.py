@@ -42,7 +42,7 @@ T = TypeVar("T")
 ChannelArg = Annotated[
     str, Field(min_length=1, max_length=200, description="A channel id (C0123ABC) or #name, from list_channels.")
 ]
-Ts = Annotated[str, Field(pattern=r"^\d{1,12}\.\d{1,9}$", description="A message's ts, e.g. 1700000001.000100.")]
+Ts = Annotated[str, Field(pattern=r"^\d{1,12}(\.\d{1,9})?$", description="A message's ts, e.g. 1700000001.000100.")]
 Text = Annotated[str | None, Field(max_length=40_000, description="Message text in Slack mrkdwn.")]
 Blocks = Annotated[list[dict[str, Any]] | None, Field(max_length=50, description="Block Kit blocks (optional).")]
 Limit = Annotated[int, Field(ge=1, le=1000, description="Items per page.")]
