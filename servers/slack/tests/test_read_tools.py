@@ -153,3 +153,10 @@ async def test_history_takes_whole_seconds_as_bounds(client: Client, fake: FakeS
     assert [m["text"] for m in data["messages"]] == ["late"]
     refused = await client.call_tool("get_channel_history", {"channel": "C0GENERAL", "oldest": "yesterday"})
     assert refused.is_error
+
+
+async def test_file_names_written_by_others_are_cleaned(client: Client, fake: FakeSlack) -> None:
+    fake.add_message("C0GENERAL", "see file", files=[{"id": "F1", "name": "report.pdf" + HIDDEN}])
+    result = await client.call_tool("get_channel_history", {"channel": "C0GENERAL"})
+    assert structured(result)["messages"][0]["files"] == ["report.pdf"]
+    assert "14 hidden tag characters" in text(result)

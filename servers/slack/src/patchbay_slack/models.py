@@ -54,7 +54,7 @@ class Message(BaseModel):
     thread_ts: str | None = None
     reply_count: int | None = None
     reactions: list[Reaction] = Field(default_factory=list)
-    files: list[str] = Field(default_factory=list, description="Names of attached files.")
+    files: list[Untrusted] = Field(default_factory=list, description="Names of attached files.")
 
 
 class Messages(Paginated):
