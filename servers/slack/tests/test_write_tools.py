@@ -312,3 +312,13 @@ async def test_a_dm_is_writable_only_with_allow_dms(fake: FakeSlack) -> None:
     assert text(refused).endswith("(direct and group messages need --allow-dms).")
     assert not sent.is_error, text(sent)
     assert [c["channel"] for c in fake.calls("chat.postMessage")] == ["D0ALICE"]
+
+
+async def test_upload_needs_exactly_one_valid_content(writer: Client, fake: FakeSlack) -> None:
+    both = await writer.call_tool(
+        "upload_file", {"channel": "#general", "filename": "a", "content": "x", "content_base64": "eA=="}
+    )
+    bad = await writer.call_tool("upload_file", {"channel": "#general", "filename": "a", "content_base64": "@@"})
+    assert text(both).startswith("Invalid argument 'content'")
+    assert text(bad).startswith("Invalid argument 'content_base64'")
+    assert fake.calls("files.getUploadURLExternal") == []

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from patchbay import (
     Connector,
     Cursor,
+    InvalidArgument,
     Progress,
     Question,
     Runtime,
@@ -281,8 +282,11 @@ async def upload_file(
 
 
 def _file_bytes(content: str | None, content_base64: str | None) -> bytes:
-    from patchbay import InvalidArgument
+    """The file's bytes from one of the two arguments.
 
+    Raises:
+        InvalidArgument: neither or both given, or base64 that does not decode.
+    """
     if (content is None) == (content_base64 is None):
         raise InvalidArgument("content", "give exactly one of content and content_base64")
     if content is not None:
