@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from fake_slack import ...`
 
-from fake_slack import BOT_TOKEN, USER_TOKEN, FakeSlack
+from fake_slack import FakeSlack
+from slack_testing import settings
 
 from patchbay.testing import Answer, connect
 from patchbay_slack.server import connector
@@ -31,20 +31,6 @@ def fake(slack_service: FakeSlack) -> FakeSlack:
     return slack_service
 
 
-def settings(fake: FakeSlack, **more: Any) -> dict[str, Any]:
-    """Reads of #general and #random, writes to #general; retries fast."""
-    return {
-        "bot_token": BOT_TOKEN,
-        "user_token": USER_TOKEN,
-        "api_url": fake.url + "/api/",
-        "read_channels": "#general,C0RANDOM",
-        "write_channels": "#general",
-        "retry_max_wait_seconds": 2,
-        "directory_ttl_seconds": 0,
-        **more,
-    }
-
-
 @pytest.fixture
 def answer() -> Answer:
     return Answer("accept")
@@ -60,8 +46,3 @@ async def client(fake: FakeSlack, era: str, answer: Answer) -> AsyncIterator[Cli
 async def writer(fake: FakeSlack, era: str, answer: Answer) -> AsyncIterator[Client]:
     async with connect(connector, settings(fake, allow_writes=True), era=era, elicit=answer) as client:
         yield client
-
-
-def text(result: Any) -> str:
-    """The text blocks of a tool result, joined."""
-    return "\n".join(block.text for block in result.content if hasattr(block, "text"))

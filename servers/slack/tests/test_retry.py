@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fake_slack import FakeSlack
 from mcp import Client
+from slack_testing import settings, text
 
-from conftest import settings, text
 from patchbay.testing import connect
 from patchbay_slack.server import connector
 

@@ -8,8 +8,8 @@ import anyio
 import pytest
 from fake_slack import FakeSlack
 from mcp import Client
+from slack_testing import settings, text
 
-from conftest import settings, text
 from patchbay.testing import Answer, connect
 from patchbay_slack.server import connector
 
