@@ -25,7 +25,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # so the tests can `from mcp_clients import ...`
 
-from mcp_clients import Clients, unavailable  # noqa: E402
+from mcp_clients import TRANSPORTS, Clients, Servers, Target, unavailable  # noqa: E402
 
 REPO = HERE.parents[1]
 ENSURE = REPO / "tools" / "ensure-interop.sh"
@@ -64,3 +64,9 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Clients:
     (scratch / "client.ts").write_text((HERE / "client.ts").read_text())
     (scratch / "node_modules").symlink_to(folder / "node_modules")
     return Clients(folder, scratch)
+
+
+@pytest.fixture(params=TRANSPORTS)
+def target(request: pytest.FixtureRequest, servers: Servers) -> Target:
+    """The module's connector (its `servers` fixture) reached over each transport in turn."""
+    return servers.target(str(request.param))

@@ -164,3 +164,11 @@ def serve(command: list[str], env: dict[str, str]) -> Iterator[Servers]:
 def text_of(result: dict[str, Any]) -> str:
     """The text blocks of an MCP result, joined."""
     return "\n".join(block.get("text", "") for block in result.get("content", []))
+
+
+def strict_tool_names(clients: Clients, entry: dict[str, Any]) -> set[str]:
+    """The tools Inspector lists with `--strict`, once it exited 0 and found nothing in the schemas."""
+    listed = clients.inspector(entry, "--method", "tools/list", "--strict")
+    assert listed.code == 0, listed.stderr
+    assert "schemaFindings" not in listed.answer, listed.answer.get("schemaFindings")
+    return {tool["name"] for tool in listed.result["tools"]}

@@ -1,7 +1,7 @@
 """The Slack connector driven by the MCP Inspector CLI and the TypeScript SDK client.
 
-Over stdio, stateless HTTP and stateful HTTP, against the connector's own fake Slack Web
-API (servers/slack/tests/fake_slack.py) on loopback: tools and resources listed and used;
+Over stdio, stateless HTTP and stateful HTTP (conftest.py's `target` fixture), against the
+connector's own fake Slack Web API (servers/slack/tests/fake_slack.py) on loopback: tools and resources listed and used;
 the Inspector's --strict schema check finds nothing; a post with @here declined and then
 confirmed through the TypeScript client's elicitation handler, unfurling off both times.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_clients import TRANSPORTS, Clients, Servers, Target, console_script, serve, text_of
+from mcp_clients import Clients, Servers, Target, console_script, serve, strict_tool_names, text_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "servers" / "slack" / "tests"))
 
@@ -48,17 +48,9 @@ def servers(fake: FakeSlack) -> Iterator[Servers]:
     yield from serve([console_script("patchbay-slack"), "--allow-writes"], env)
 
 
-@pytest.fixture(params=TRANSPORTS)
-def target(request: pytest.FixtureRequest, servers: Servers) -> Target:
-    return servers.target(str(request.param))
-
-
 def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(clients: Clients, target: Target) -> None:
     entry = target.inspector_entry()
-    listed = clients.inspector(entry, "--method", "tools/list", "--strict")
-    assert listed.code == 0, listed.stderr
-    assert {tool["name"] for tool in listed.result["tools"]} == TOOLS
-    assert "schemaFindings" not in listed.answer, listed.answer.get("schemaFindings")
+    assert strict_tool_names(clients, entry) == TOOLS
 
     history = clients.inspector(entry, "--method", "tools/call", "--tool-name", "get_channel_history", "--tool-arg",
                                 "channel=#general")  # fmt: skip
