@@ -112,6 +112,7 @@ class FakeDrive(FakeService):
                 "mimeType": SHORTCUT if shortcut_to else mime,
                 "parents": [parent] if parent else [],
                 "trashed": False,
+                "starred": False,
                 "createdTime": now,
                 "modifiedTime": now,
                 "version": "1",

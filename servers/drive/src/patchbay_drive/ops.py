@@ -67,6 +67,8 @@ def file_in_scope(state: DriveState, file_id: str, argument: str = "file_id") ->
         checked = state.reach.scope.kind.normalise(file_id)
     except Malformed as exc:
         raise InvalidArgument(argument, f"{file_id[:100]!r} {exc}") from None
+    if state.reach.scope.is_empty:
+        raise state.reach.refusal(file_id)  # fail closed before asking Drive anything
     item = state.drive.get(checked)
     state.reach.check(item, file_id)
     return item

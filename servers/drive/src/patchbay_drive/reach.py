@@ -78,7 +78,11 @@ class Reach:
             OutOfScope: neither the file, its drive nor any ancestor is allowed.
         """
         if not self.admits(item):
-            raise OutOfScope(shown, self.scope.kind.noun, self.scope.setting or "the connector's scope")
+            raise self.refusal(shown)
+
+    def refusal(self, shown: str) -> OutOfScope:
+        """The error for `shown` being out of scope, worded as every connector words it."""
+        return OutOfScope(shown, self.scope.kind.noun, self.scope._hint())
 
     def forget(self, *ids: str) -> None:
         """Drop what is remembered about these folders (after this connector moved or changed them)."""
