@@ -184,13 +184,17 @@ class FakeDrive(FakeService):
             return None
         return google_error(401, "Request had invalid authentication credentials.", "authError")
 
-    def _file(self, request: FakeRequest, file_id: str | None = None) -> dict[str, Any] | Response:
+    def _file(
+        self, request: FakeRequest, file_id: str | None = None, flagged: bool = True
+    ) -> dict[str, Any] | Response:
+        """The file a request names; one in a shared drive is not found unless the request says
+        `supportsAllDrives=true` (`flagged`: the method has that parameter at all)."""
         denied = self._authorised(request)
         if denied is not None:
             return denied
         file_id = file_id or request.params["fileId"]
         item = self.files.get(file_id)
-        if item is None or (item.get("driveId") and request.arg("supportsAllDrives") != "true"):
+        if item is None or (flagged and item.get("driveId") and request.arg("supportsAllDrives") != "true"):
             return google_error(404, f"File not found: {file_id}.", "notFound")
         return item
 
@@ -252,7 +256,7 @@ class FakeDrive(FakeService):
 
     @route("GET", "/drive/v3/files/{fileId}/export")
     def export(self, request: FakeRequest) -> Response:
-        item = self._file(request)
+        item = self._file(request, flagged=False)
         if isinstance(item, Response):
             return item
         wanted = request.arg("mimeType") or ""
@@ -463,14 +467,14 @@ class FakeDrive(FakeService):
 
     @route("GET", "/drive/v3/files/{fileId}/revisions")
     def list_revisions(self, request: FakeRequest) -> Response:
-        item = self._file(request)
+        item = self._file(request, flagged=False)
         if isinstance(item, Response):
             return item
         return json_response(200, {"kind": "drive#revisionList", "revisions": self.revisions.get(item["id"], [])})
 
     @route("GET", "/drive/v3/files/{fileId}/comments")
     def list_comments(self, request: FakeRequest) -> Response:
-        item = self._file(request)
+        item = self._file(request, flagged=False)
         if isinstance(item, Response):
             return item
         if not request.arg("fields"):
@@ -479,7 +483,7 @@ class FakeDrive(FakeService):
 
     @route("POST", "/drive/v3/files/{fileId}/comments")
     def create_comment(self, request: FakeRequest) -> Response:
-        item = self._file(request)
+        item = self._file(request, flagged=False)
         if isinstance(item, Response):
             return item
         if not request.arg("fields"):

@@ -68,7 +68,9 @@ class Drive:
 
         if self._document is None:
             self._document = _document(self._api_url)
-        http = _authorized(self.credential, httplib2.Http(timeout=self._timeout))
+        plain = httplib2.Http(timeout=self._timeout)
+        plain.redirect_codes = plain.redirect_codes - {308}  # Drive's "resume incomplete", not a redirect
+        http = _authorized(self.credential, plain)
         return build_from_document(self._document, http=http)
 
     @property
