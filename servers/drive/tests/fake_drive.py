@@ -13,6 +13,7 @@ limit fail with `exportSizeLimitExceeded`, and comments need `fields`.
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import email.policy
 import itertools
@@ -565,12 +566,17 @@ class FakeGoogleAuth(FakeService):
         self.codes: dict[str, str] = {}
         self.issued = 0
         self.lifetime = 3600
+        self.assertions: list[dict[str, Any]] = []
 
     @route("POST", "/token")
     def token(self, request: FakeRequest) -> Response:
         form = request.form()
         grant = form.get("grant_type")
         if grant == "refresh_token" and form.get("refresh_token") in self.refresh_tokens:
+            return self._issue(None)
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            payload = form.get("assertion", "").split(".")[1]
+            self.assertions.append(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
             return self._issue(None)
         if grant == "authorization_code" and form.get("code") in self.codes:
             verifier = self.codes.pop(form["code"])
