@@ -132,13 +132,13 @@ def test_auth_runs_the_installed_app_flow_and_writes_the_token_0600(
     assert exchange["code_verifier"]
 
 
-def test_auth_refuses_a_state_mismatch(auth_service: FakeGoogleAuth, tmp_path: Path) -> None:
+def test_auth_gives_up_when_no_sign_in_comes_back(auth_service: FakeGoogleAuth, tmp_path: Path) -> None:
     from patchbay_drive.oauth import AuthError, authorize
 
     secrets = tmp_path / "client.json"
     secrets.write_text(json.dumps({"installed": {"client_id": "cid", "auth_uri": "http://127.0.0.1:9/auth"}}))
-    with pytest.raises(AuthError, match="timed out"):
-        authorize(secrets, tmp_path / "t.json", ["x"], open_browser=False, timeout=0.5, out=open(os.devnull, "w"))
+    with open(os.devnull, "w") as sink, pytest.raises(AuthError, match="timed out"):
+        authorize(secrets, tmp_path / "t.json", ["x"], open_browser=False, timeout=0.5, out=sink)
     assert not (tmp_path / "t.json").exists()
 
 
