@@ -132,9 +132,8 @@ async def run_once(contender: Contender, drive: FakeDrive, ids: list[str]) -> No
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    params = StdioServerParameters(
-        command=contender.command[0], args=contender.command[1:], env={**os.environ, **contender.env}
-    )
+    quiet = ["sh", "-c", 'exec "$@" 2>/dev/null', "sh", *contender.command]  # the Node peers log every call
+    params = StdioServerParameters(command=quiet[0], args=quiet[1:], env={**os.environ, **contender.env})
     started = time.perf_counter()
     async with Client(params, mode="auto") as client:
         connected = time.perf_counter()
