@@ -90,6 +90,17 @@ class Revision(BaseModel):
     author: Untrusted | None = None
     keep_forever: bool = False
 
+    @classmethod
+    def of(cls, found: dict[str, Any]) -> Revision:
+        """From a Drive `Revision` resource."""
+        return cls(
+            id=found["id"],
+            modified_time=found.get("modifiedTime"),
+            size=int(found["size"]) if found.get("size") else None,
+            author=(found.get("lastModifyingUser") or {}).get("displayName"),
+            keep_forever=bool(found.get("keepForever", False)),
+        )
+
 
 class Permission(BaseModel):
     """Who may reach a file, and how."""
@@ -101,6 +112,18 @@ class Permission(BaseModel):
     domain: str | None = None
     display_name: Untrusted | None = None
 
+    @classmethod
+    def of(cls, found: dict[str, Any]) -> Permission:
+        """From a Drive `Permission` resource."""
+        return cls(
+            id=found["id"],
+            type=found.get("type", ""),
+            role=found.get("role", ""),
+            email=found.get("emailAddress"),
+            domain=found.get("domain"),
+            display_name=found.get("displayName"),
+        )
+
 
 class Comment(BaseModel):
     """A comment on a file (written by others)."""
@@ -111,6 +134,18 @@ class Comment(BaseModel):
     created_time: str | None = None
     resolved: bool = False
     replies: int = 0
+
+    @classmethod
+    def of(cls, found: dict[str, Any]) -> Comment:
+        """From a Drive `Comment` resource."""
+        return cls(
+            id=found["id"],
+            author=(found.get("author") or {}).get("displayName"),
+            content=found.get("content", ""),
+            created_time=found.get("createdTime"),
+            resolved=bool(found.get("resolved", False)),
+            replies=len(found.get("replies") or []),
+        )
 
 
 class Trashed(BaseModel):

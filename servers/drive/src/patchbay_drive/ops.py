@@ -203,60 +203,19 @@ def _pdf_text(state: DriveState, item: dict[str, Any], max_bytes: int) -> str | 
 # Metadata listings ------------------------------------------------------------------------------
 
 
-def revisions(state: DriveState, file_id: str, cursor: str | None, limit: int) -> tuple[list[Revision], str | None]:
-    """A file's revisions."""
+LISTINGS: dict[str, tuple[str, Any]] = {
+    "revisions": ("id,modifiedTime,size,keepForever,lastModifyingUser(displayName)", Revision),
+    "permissions": ("id,type,role,emailAddress,domain,displayName", Permission),
+    "comments": ("id,content,createdTime,resolved,author(displayName),replies(id)", Comment),
+}
+
+
+def listing(state: DriveState, kind: str, file_id: str, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+    """A page of a file in scope's `revisions`, `permissions` or `comments`."""
     item = file_in_scope(state, file_id)
-    fields = "nextPageToken,revisions(id,modifiedTime,size,keepForever,lastModifyingUser(displayName))"
-    page = state.drive.page("revisions", item["id"], fields, cursor, limit)
-    found = [
-        Revision(
-            id=r["id"],
-            modified_time=r.get("modifiedTime"),
-            size=int(r["size"]) if r.get("size") else None,
-            author=(r.get("lastModifyingUser") or {}).get("displayName"),
-            keep_forever=bool(r.get("keepForever", False)),
-        )
-        for r in page.get("revisions", [])
-    ]
-    return found, page.get("nextPageToken")
-
-
-def permissions(state: DriveState, file_id: str, cursor: str | None, limit: int) -> tuple[list[Permission], str | None]:
-    """Who a file is shared with."""
-    item = file_in_scope(state, file_id)
-    fields = "nextPageToken,permissions(id,type,role,emailAddress,domain,displayName)"
-    page = state.drive.page("permissions", item["id"], fields, cursor, limit)
-    found = [
-        Permission(
-            id=p["id"],
-            type=p.get("type", ""),
-            role=p.get("role", ""),
-            email=p.get("emailAddress"),
-            domain=p.get("domain"),
-            display_name=p.get("displayName"),
-        )
-        for p in page.get("permissions", [])
-    ]
-    return found, page.get("nextPageToken")
-
-
-def comments(state: DriveState, file_id: str, cursor: str | None, limit: int) -> tuple[list[Comment], str | None]:
-    """A file's comments (text written by others, cleaned)."""
-    item = file_in_scope(state, file_id)
-    fields = "nextPageToken,comments(id,content,createdTime,resolved,author(displayName),replies(id))"
-    page = state.drive.page("comments", item["id"], fields, cursor, limit)
-    found = [
-        Comment(
-            id=c["id"],
-            author=(c.get("author") or {}).get("displayName"),
-            content=c.get("content", ""),
-            created_time=c.get("createdTime"),
-            resolved=bool(c.get("resolved", False)),
-            replies=len(c.get("replies") or []),
-        )
-        for c in page.get("comments", [])
-    ]
-    return found, page.get("nextPageToken")
+    fields, model = LISTINGS[kind]
+    page = state.drive.page(kind, item["id"], f"nextPageToken,{kind}({fields})", cursor, limit)
+    return [model.of(found) for found in page.get(kind, [])], page.get("nextPageToken")
 
 
 # Writing ----------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ async def read_file(
 @connector.tool("read", paginated=True)
 async def list_revisions(ctx: Context, file_id: FileId, cursor: Cursor = None, limit: Limit = 50) -> Page[Revision]:
     """List a file's revisions."""
-    found, token = await _call(ctx, ops.revisions, file_id, cursor, limit)
+    found, token = await _call(ctx, ops.listing, "revisions", file_id, cursor, limit)
     return Page(items=found, next_cursor=token)
 
 
@@ -145,14 +145,14 @@ async def list_permissions(
     ctx: Context, file_id: FileId, cursor: Cursor = None, limit: Limit = 100
 ) -> Page[Permission]:
     """List who a file is shared with."""
-    found, token = await _call(ctx, ops.permissions, file_id, cursor, limit)
+    found, token = await _call(ctx, ops.listing, "permissions", file_id, cursor, limit)
     return Page(items=found, next_cursor=token)
 
 
 @connector.tool("read", paginated=True)
 async def list_comments(ctx: Context, file_id: FileId, cursor: Cursor = None, limit: Limit = 50) -> Page[Comment]:
     """List a file's comments."""
-    found, token = await _call(ctx, ops.comments, file_id, cursor, limit)
+    found, token = await _call(ctx, ops.listing, "comments", file_id, cursor, limit)
     return Page(items=found, next_cursor=token)
 
 
