@@ -16,11 +16,14 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
+import io
 import itertools
 import json
 import threading
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from xml.sax.saxutils import escape
 
 from drive_query import QueryError, compile_query
 from patchbay.fake_contracts import drive_contract
@@ -31,10 +34,11 @@ DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 SLIDES = "application/vnd.google-apps.presentation"
 SHORTCUT = "application/vnd.google-apps.shortcut"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ME = {"kind": "drive#user", "displayName": "Ada Owner", "emailAddress": "ada@example.com", "me": True}
 _EXPORTS = {
     DOC: {"text/markdown", "text/plain", "text/html"},
-    SHEET: {"text/csv"},
+    SHEET: {"text/csv", XLSX},
     SLIDES: {"text/plain"},
 }
 
@@ -263,7 +267,9 @@ class FakeDrive(FakeService):
         wanted = request.arg("mimeType") or ""
         if wanted not in _EXPORTS.get(item["mimeType"], set()):
             return google_error(400, "The requested conversion is not supported.", "badRequest")
-        if item["mimeType"] == SHEET:
+        if item["mimeType"] == SHEET and wanted == XLSX:
+            data = xlsx(self.sheets.get(item["id"], {"Sheet1": []}))
+        elif item["mimeType"] == SHEET:
             sheets = self.sheets.get(item["id"], {"Sheet1": []})
             rows = next(iter(sheets.values()), [])
             data = "\r\n".join(",".join(_csv_cell(c) for c in row) for row in rows).encode()
@@ -523,6 +529,45 @@ class FakeDrive(FakeService):
         if denied is not None:
             return denied
         return json_response(200, {"kind": "drive#about", "user": dict(ME)})
+
+
+def xlsx(sheets: dict[str, list[list[str]]]) -> bytes:
+    """A minimal .xlsx as Google writes them: shared strings for text, numbers as values."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    shared: list[str] = []
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        entries, rels = [], []
+        for n, (title, rows) in enumerate(sheets.items(), start=1):
+            lines = []
+            for r, row in enumerate(rows, start=1):
+                cells = []
+                for c, value in enumerate(row):
+                    ref = f"{chr(65 + c)}{r}"
+                    if value.isdigit():
+                        cells.append(f'<c r="{ref}"><v>{value}</v></c>')
+                    else:
+                        shared.append(value)
+                        cells.append(f'<c r="{ref}" t="s"><v>{len(shared) - 1}</v></c>')
+                lines.append(f'<row r="{r}">{"".join(cells)}</row>')
+            book.writestr(
+                f"xl/worksheets/sheet{n}.xml",
+                f'<worksheet xmlns="{main}"><sheetData>{"".join(lines)}</sheetData></worksheet>',
+            )
+            entries.append(f'<sheet name="{escape(title, {chr(34): "&quot;"})}" sheetId="{n}" r:id="rId{n}"/>')
+            rels.append(f'<Relationship Id="rId{n}" Target="worksheets/sheet{n}.xml" Type="{rel}/worksheet"/>')
+        book.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>{"".join(entries)}</sheets></workbook>',
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{"".join(rels)}</Relationships>',
+        )
+        strings = "".join(f"<si><t>{escape(v)}</t></si>" for v in shared)
+        book.writestr("xl/sharedStrings.xml", f'<sst xmlns="{main}">{strings}</sst>')
+    return buffer.getvalue()
 
 
 def _who(user: dict[str, Any]) -> dict[str, Any]:

@@ -134,7 +134,6 @@ async def test_metadata_of_a_nested_file(client: Client) -> None:
     ("file_id", "expected"),
     [
         ("report", "# Report\n\nThe **plan** is sound.\n"),
-        ("budget", "item,cost\r\ntea,3"),
         ("deck", "Slide one\nSlide two\n"),
         ("notes", "Quarterly notes: revenue up.\n"),
     ],
@@ -150,8 +149,30 @@ async def test_read_file_asks_for_markdown_csv_and_text_exports(client: Client, 
         await client.call_tool("read_file", {"file_id": file_id})
     assert [r.arg("mimeType") for r in drive.requests("GET", "/drive/v3/files/{fileId}/export")] == [
         "text/markdown",
-        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "text/plain",
+    ]
+
+
+async def test_a_spreadsheet_reads_as_csv_per_sheet(client: Client, drive: FakeDrive) -> None:
+    drive.sheets["budget"]['Q3, "final"'] = [["a,b", 'say "hi"'], ["", "7"]]
+    result = await client.call_tool("read_file", {"file_id": "budget"})
+    assert [b.text for b in result.content] == [
+        "[budget: sheet 'Q1' as CSV]",
+        "item,cost\r\ntea,3\r\n",
+        "[budget: sheet 'Q2' as CSV]",
+        "x\r\n",
+        "[budget: sheet 'Q3, \"final\"' as CSV]",
+        '"a,b","say ""hi"""\r\n,7\r\n',
+    ]
+
+
+async def test_sheets_past_max_bytes_are_cut_and_said(client: Client) -> None:
+    result = await client.call_tool("read_file", {"file_id": "budget", "max_bytes": 12})
+    assert [b.text for b in result.content] == [
+        "[budget: sheet 'Q1' as CSV, cut at max_bytes (18 bytes in all)]",
+        "item,cost\r\nt",
+        "[sheet 'Q2' left out: over max_bytes]",
     ]
 
 

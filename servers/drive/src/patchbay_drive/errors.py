@@ -50,6 +50,8 @@ def drive_errors(exc: BaseException) -> str | None:
         if status >= 500:
             return f"Google Drive could not answer (HTTP {status}); try again later."
         return f"Google Drive refused the request (HTTP {status}: {clean_untrusted(message)[:300]})."
+    if "BadWorkbook" in names:
+        return f"Drive's spreadsheet export could not be read ({exc}); read it in Drive instead."
     if "HttpLib2Error" in names or isinstance(exc, ConnectionError | TimeoutError):
         return "Could not reach Google Drive (the connection failed or timed out); try again later."
     return None

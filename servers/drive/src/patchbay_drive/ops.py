@@ -24,10 +24,12 @@ from patchbay_drive.client import Drive
 from patchbay_drive.models import FOLDER, SHORTCUT, Comment, FileInfo, Files, Permission, Revision, SharedDrive
 from patchbay_drive.reach import Reach
 from patchbay_drive.settings import DriveSettings
+from patchbay_drive.sheets import XLSX, sheets_as_csv
+
+SHEET = "application/vnd.google-apps.spreadsheet"
 
 EXPORTS = {
     "application/vnd.google-apps.document": ("text/markdown", "Markdown"),
-    "application/vnd.google-apps.spreadsheet": ("text/csv", "CSV (the first sheet)"),
     "application/vnd.google-apps.presentation": ("text/plain", "text"),
     "application/vnd.google-apps.drawing": ("image/svg+xml", "SVG"),
 }
@@ -139,6 +141,8 @@ def read(state: DriveState, file_id: str, max_bytes: int, offset: int) -> list[t
     name = clean_untrusted(str(item.get("name", "")))
     if mime == FOLDER:
         raise ToolError(f"{file_id!r} is a folder; list_folder shows what it holds.")
+    if mime == SHEET:
+        return _sheets(state, item["id"], name, max_bytes)
     if mime in EXPORTS:
         export_mime, label = EXPORTS[mime]
         data = state.drive.export(item["id"], export_mime)
@@ -169,6 +173,22 @@ def read(state: DriveState, file_id: str, max_bytes: int, offset: int) -> list[t
         mime_type=mime or None,
     )
     return _cleaned([got.block], None, got.truncated, got.range_note())
+
+
+def _sheets(state: DriveState, file_id: str, name: str, max_bytes: int) -> list[types.ContentBlock]:
+    """A spreadsheet as one CSV block per sheet (exported as .xlsx: Drive's CSV export has one sheet)."""
+    blocks: list[types.ContentBlock] = []
+    budget = max_bytes
+    for title, text in sheets_as_csv(state.drive.export(file_id, XLSX)):
+        if budget <= 0:
+            blocks.append(types.TextContent(type="text", text=f"[sheet {title!r} left out: over max_bytes]"))
+            continue
+        cut = text.encode()[:budget].decode(errors="ignore")
+        budget -= len(cut.encode())
+        note = "" if cut == text else f", cut at max_bytes ({len(text.encode())} bytes in all)"
+        blocks.append(types.TextContent(type="text", text=f"[{name}: sheet {clean_untrusted(title)!r} as CSV{note}]"))
+        blocks.append(types.TextContent(type="text", text=clean_untrusted(cut)))
+    return blocks
 
 
 def _cleaned(blocks: list[Any], header: str | None, truncated: bool, note: str) -> list[types.ContentBlock]:
