@@ -15,8 +15,9 @@ How the Node peers reach the fake: neither takes an API URL (googleapis always c
 https://www.googleapis.com), but gaxios honours `HTTPS_PROXY` and Node trusts
 `NODE_EXTRA_CA_CERTS`; `google_tls_proxy.py` answers the CONNECT, terminates TLS with a
 certificate from a CA made for the run, and relays to the fake. Their code is unchanged.
-(PyPI `workspace-mcp` was not used: its OAuth 2.1 credential store has no access-token
-setting, so it cannot start against a fake without a sign-in flow.)
+(PyPI `workspace-mcp` is not run: one maintained peer is enough here. It takes a service
+account key or a seeded credentials folder and calls Google through httplib2, so the same
+proxy should reach it; untried.)
 
 Each contender runs `--rounds` times (a fresh process each, order rotated); the workload time
 is from the first call to the last read, after the client is connected. Ratios are peer/ours.
@@ -180,6 +181,7 @@ async def main(args: argparse.Namespace) -> None:
             racers = contenders(drive, None if args.no_peers else proxy, Path(scratch))
             print(f"Drive: search, then read {len(ids)} text files (~400 B each), on the in-repo fake at {drive.url}")
             print("Node peers reach the fake through HTTPS_PROXY + NODE_EXTRA_CA_CERTS (bench/google_tls_proxy.py).")
+            print("PyPI workspace-mcp: not run (one maintained peer suffices; it should reach the proxy too, untried).")
             for round_ in range(args.rounds):
                 order = racers if round_ % 2 == 0 else list(reversed(racers))
                 for contender in order:
