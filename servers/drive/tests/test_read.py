@@ -248,3 +248,30 @@ async def test_the_resource_template_reads_a_file(client: Client) -> None:
 async def test_the_resource_template_refuses_out_of_scope(client: Client) -> None:
     with pytest.raises(Exception, match="Access denied"):
         await client.read_resource("gdrive:///secret")
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF showing `text` (Helvetica), with a correct cross-reference table."""
+    stream = f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+async def test_a_pdf_reads_as_its_text(client: Client, drive: FakeDrive) -> None:
+    drive.add("paper.pdf", "A", mime="application/pdf", content=_pdf("Hello from a PDF"), file_id="pdf")
+    result = await client.call_tool("read_file", {"file_id": "pdf"})
+    assert [b.text for b in result.content] == ["[paper.pdf: text of the PDF]", "Hello from a PDF"]

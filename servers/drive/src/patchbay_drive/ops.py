@@ -209,7 +209,7 @@ def _pdf_text(state: DriveState, item: dict[str, Any], max_bytes: int) -> str | 
     try:
         import io
 
-        from pypdf import PdfReader  # type: ignore[import-not-found]
+        from pypdf import PdfReader
     except ImportError:
         return None
     size = int(item.get("size") or 0)
