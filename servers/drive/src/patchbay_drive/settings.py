@@ -62,7 +62,16 @@ class DriveSettings(ConnectorSettings):
 
     @model_validator(mode="after")
     def _bind_drive_scope(self) -> DriveSettings:
-        """Both lists answer to the one opt-out, --all-files."""
+        """Both lists answer to the one opt-out, --all-files (which cannot come with a list).
+
+        Raises:
+            ValueError: --all-files and a list of folders or drives together.
+        """
+        if self.all_files and (self.folders.entries or self.shared_drives.entries):
+            raise ValueError(
+                "--all-files allows every file, so PATCHBAY_DRIVE_FOLDERS / PATCHBAY_DRIVE_SHARED_DRIVES would "
+                "mean nothing: give one or the other"
+            )
         for name in ("folders", "shared_drives"):
             value: DriveAllowlist = getattr(self, name)
             setattr(self, name, value.bound(self.env_name(name), "--all-files", False))
