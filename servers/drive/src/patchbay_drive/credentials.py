@@ -13,9 +13,6 @@ import calendar
 import json
 import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +119,9 @@ def token_request(token_uri: str, form: dict[str, str]) -> dict[str, Any]:
         RefreshRefused: Google refused the grant for good (`invalid_grant`: revoked or expired).
         OSError: the endpoint could not be reached, or answered something else.
     """
+    import urllib.error
+    import urllib.request  # loaded at the first refresh, not at start-up
+
     if not token_uri.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise OSError(f"refusing to send a grant to {token_uri!r}: not https")
     body = urllib.parse.urlencode(form).encode()

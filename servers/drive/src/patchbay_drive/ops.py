@@ -24,7 +24,6 @@ from patchbay_drive.client import Drive
 from patchbay_drive.models import FOLDER, SHORTCUT, Comment, FileInfo, Files, Permission, Revision, SharedDrive
 from patchbay_drive.reach import Reach
 from patchbay_drive.settings import DriveSettings
-from patchbay_drive.sheets import XLSX, sheets_as_csv
 
 SHEET = "application/vnd.google-apps.spreadsheet"
 
@@ -177,6 +176,8 @@ def read(state: DriveState, file_id: str, max_bytes: int, offset: int) -> list[t
 
 def _sheets(state: DriveState, file_id: str, name: str, max_bytes: int) -> list[types.ContentBlock]:
     """A spreadsheet as one CSV block per sheet (exported as .xlsx: Drive's CSV export has one sheet)."""
+    from patchbay_drive.sheets import XLSX, sheets_as_csv  # zipfile and XML: loaded when a sheet is read
+
     blocks: list[types.ContentBlock] = []
     budget = max_bytes
     for title, text in sheets_as_csv(state.drive.export(file_id, XLSX)):
