@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +45,24 @@ def test_the_command_line_sets_the_scope_and_gates() -> None:
     )  # fmt: skip
     assert '"folders": [\n    "1a",\n    "1b"\n  ]' in done.stdout
     assert '"allow_sharing": true' in done.stdout and '"allow_public_sharing": true' in done.stdout
+
+
+def test_a_broken_credentials_file_refuses_to_start(tmp_path: Path) -> None:
+    token = tmp_path / "token.json"
+    token.write_text('{"client_id": "x"}')
+    done = subprocess.run(
+        [sys.executable, "-m", "patchbay_drive", "--folders", "1a"],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=60,
+        env={**os.environ, "PATCHBAY_DRIVE_TOKEN_FILE": str(token)},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "lacks refresh_token, token_uri; run `patchbay-drive auth` again" in done.stderr
+    key = tmp_path / "key.json"
+    key.write_text('{"type": "authorized_user"}')
+    done = subprocess.run(
+        [sys.executable, "-m", "patchbay_drive", "--folders", "1a"],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=60,
+        env={**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(key)},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "is not a service account key" in done.stderr

@@ -45,6 +45,28 @@ def provider_for(settings: DriveSettings) -> RefreshingCredential | None:
     return None
 
 
+def check_files(settings: DriveSettings) -> None:
+    """Check that the credentials file the settings name is one Google issued (no network).
+
+    Raises:
+        OSError: it cannot be read.
+        ValueError: it is not JSON, or lacks what a service account key or a user token holds.
+    """
+    key_file = settings.service_account_file or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if key_file:
+        info = json.loads(Path(key_file).read_text())
+        missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
+        if info.get("type") != "service_account" or missing:
+            raise ValueError(f"{key_file} is not a service account key (missing {', '.join(missing) or 'type'})")
+        return
+    token_file = settings.token_file.expanduser()
+    if token_file.is_file():
+        stored = json.loads(token_file.read_text())
+        missing = [k for k in ("refresh_token", "client_id", "token_uri") if not stored.get(k)]
+        if missing:
+            raise ValueError(f"{token_file} lacks {', '.join(missing)}; run `{REAUTHORIZE}` again")
+
+
 def service_account(path: Path, scopes: list[str], subject: str | None) -> RefreshingCredential:
     """A service account's access tokens, signed with its key (and for `subject`, when delegated)."""
     from google.oauth2 import service_account as sa

@@ -11,12 +11,12 @@ import mcp_types as types
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from patchbay import Connector, Cursor, Page, Progress, Question, ResourceDenied, ToolError, __version__, fingerprint
+from patchbay import Connector, Cursor, Page, Progress, Question, ResourceDenied, ToolError, fingerprint
 from patchbay.errors import InvalidArgument
 from patchbay.upstream import upstream_of
-from patchbay_drive import errors, ops, query, sharing
+from patchbay_drive import __version__, errors, ops, query, sharing
 from patchbay_drive.client import Drive
-from patchbay_drive.credentials import provider_for
+from patchbay_drive.credentials import check_files, provider_for
 from patchbay_drive.models import FOLDER, Comment, FileInfo, Files, Permission, Revision, SharedDrive, Trashed
 from patchbay_drive.ops import DriveState
 from patchbay_drive.reach import Reach
@@ -48,6 +48,14 @@ async def drive_state(settings: DriveSettings) -> AsyncIterator[DriveState]:
     yield DriveState(settings, drive, reach)
 
 
+async def _preflight(settings: DriveSettings) -> None:
+    """Refuse to start over a credentials file that cannot work (rather than fail every call)."""
+    try:
+        check_files(settings)
+    except (OSError, ValueError) as exc:
+        raise errors.settings_error(settings, exc) from None
+
+
 connector: Connector[DriveSettings, DriveState] = Connector(
     "drive",
     title="Patchbay Google Drive",
@@ -57,6 +65,7 @@ connector: Connector[DriveSettings, DriveState] = Connector(
     instructions="Files are addressed by id: search_files or list_folder find them, read_file reads them.",
     lifespan=drive_state,
     error_mappers=[errors.drive_errors],
+    preflight=_preflight,
 )
 
 
