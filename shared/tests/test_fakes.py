@@ -506,8 +506,8 @@ def test_a_resumable_sessions_chunks_are_checked_as_its_upload_method() -> None:
     allowed on an upload path, still refused elsewhere."""
     fake = FakeDrive([])
     with fake:
-        call(fake, "PUT", "/upload/drive/v3/files?uploadType=resumable&upload_id=u1", b"chunk")
-        call(fake, "PUT", "/upload/drive/v3/files/abc?uploadType=resumable&upload_id=u1", b"chunk")
+        call(fake, "PUT", "/upload/drive/v3/files?uploadType=resumable&upload_id=u1")
+        call(fake, "PUT", "/upload/drive/v3/files/abc?uploadType=resumable&upload_id=u1")
         call(fake, "GET", "/drive/v3/files?upload_id=u1")
         found = fake.violations
         fake.clear()
