@@ -47,22 +47,27 @@ def test_the_command_line_sets_the_scope_and_gates() -> None:
     assert '"allow_sharing": true' in done.stdout and '"allow_public_sharing": true' in done.stdout
 
 
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "patchbay_drive", "--folders", "1a"]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
 def test_a_broken_credentials_file_refuses_to_start(tmp_path: Path) -> None:
     token = tmp_path / "token.json"
     token.write_text('{"client_id": "x"}')
-    done = subprocess.run(
-        [sys.executable, "-m", "patchbay_drive", "--folders", "1a"],
-        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=60,
-        env={**os.environ, "PATCHBAY_DRIVE_TOKEN_FILE": str(token)},
-    )  # fmt: skip
+    done = _start({"PATCHBAY_DRIVE_TOKEN_FILE": str(token)})
     assert done.returncode == 2
     assert "lacks refresh_token, token_uri; run `patchbay-drive auth` again" in done.stderr
     key = tmp_path / "key.json"
     key.write_text('{"type": "authorized_user"}')
-    done = subprocess.run(
-        [sys.executable, "-m", "patchbay_drive", "--folders", "1a"],
-        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=60,
-        env={**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(key)},
-    )  # fmt: skip
+    done = _start({"GOOGLE_APPLICATION_CREDENTIALS": str(key)})
     assert done.returncode == 2
     assert "is not a service account key" in done.stderr
