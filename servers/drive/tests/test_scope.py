@@ -159,3 +159,53 @@ async def test_malformed_ids_are_refused_before_any_request(client: Client, driv
     result = await client.call_tool("get_file_metadata", {"file_id": bad})
     assert result.is_error
     assert not [r for r in drive.journal if r.path.startswith("/drive/v3/files/")]
+
+
+async def test_a_file_with_one_parent_in_scope_is_in_scope(client: Client, drive: FakeDrive) -> None:
+    drive.files["secret"]["parents"] = ["B", "sub"]
+    assert not (await client.call_tool("read_file", {"file_id": "secret"})).is_error
+
+
+async def test_a_shortcut_to_a_file_in_scope_reads_the_target(client: Client, drive: FakeDrive) -> None:
+    drive.add("link to deep", "A", shortcut_to="deep", file_id="good-link")
+    result = await client.call_tool("read_file", {"file_id": "good-link"})
+    assert result.content[0].text == "deep inside\n"  # type: ignore[union-attr]
+
+
+async def test_writes_into_a_shared_drive_in_scope_say_supports_all_drives(client: Client, drive: FakeDrive) -> None:
+    made = await client.call_tool("create_file", {"parent_id": "D", "name": "n.txt", "text": "x"})
+    assert made.structured_content is not None, text(made)
+    assert made.structured_content["drive_id"] == "D"
+    assert all(r.arg("supportsAllDrives") == "true" for r in drive.requests("POST", "/upload/drive/v3/files"))
+
+
+def test_the_walk_stops_on_a_cycle_and_at_the_depth_limit() -> None:
+    from patchbay.scope import DriveAllowlist
+    from patchbay_drive.reach import MAX_DEPTH, Reach
+
+    asked: list[str] = []
+    cycle = {"x": ["y"], "y": ["x"]}
+
+    def parents(folder: str) -> tuple[list[str], str | None]:
+        asked.append(folder)
+        if folder in cycle:
+            return cycle[folder], None
+        return [f"{int(folder) + 1}"], None
+
+    reach = Reach(DriveAllowlist(["top"]), parents)
+    assert not reach.admits({"id": "f", "parents": ["x"]})
+    assert asked == ["x", "y"]
+    asked.clear()
+    assert not reach.admits({"id": "f", "parents": ["0"]})
+    assert len(asked) == MAX_DEPTH
+
+
+def test_the_cache_is_bounded() -> None:
+    from patchbay.scope import DriveAllowlist
+    from patchbay_drive.reach import Reach
+
+    reach = Reach(DriveAllowlist(["top"]), lambda folder: ([], None), max_entries=3)
+    for n in range(10):
+        reach.admits({"id": "f", "parents": [f"p{n}"]})
+    assert reach.lookups == 10
+    assert len(reach._cache) == 3
