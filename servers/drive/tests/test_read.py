@@ -275,3 +275,23 @@ async def test_a_pdf_reads_as_its_text(client: Client, drive: FakeDrive) -> None
     drive.add("paper.pdf", "A", mime="application/pdf", content=_pdf("Hello from a PDF"), file_id="pdf")
     result = await client.call_tool("read_file", {"file_id": "pdf"})
     assert [b.text for b in result.content] == ["[paper.pdf: text of the PDF]", "Hello from a PDF"]
+
+
+async def test_concurrent_calls_each_use_their_own_client(drive: FakeDrive, token: Path) -> None:
+    """httplib2 is not thread-safe: four calls in flight at once are four clients on four connections."""
+    import anyio
+
+    from patchbay.testing import runtime_of_server
+
+    held = drive.delay("GET", "/drive/v3/files/{fileId}", 30, times=4)
+    server = connector.build(connector.load_settings(settings(drive, token)))
+    async with Client(server) as client, anyio.create_task_group() as group:
+        for file_id in ("notes", "deep", "report", "deck"):
+            group.start_soon(client.call_tool, "get_file_metadata", {"file_id": file_id})
+        with anyio.fail_after(20):
+            while len(drive.requests("GET", "/drive/v3/files/{fileId}")) < 4:  # noqa: ASYNC110 - filled by the fake's threads
+                await anyio.sleep(0.01)
+        held.released.set()  # all four were waiting at once
+    clients = runtime_of_server(server).state.drive._services.clients
+    assert len(clients) == 4
+    assert len({r.connection for r in drive.requests("GET", "/drive/v3/files/{fileId}")[:4]}) == 4
