@@ -53,7 +53,7 @@ def writes(drive: FakeDrive) -> list[str]:
     return [f"{r.method} {r.path}" for r in drive.journal if r.method != "GET"]
 
 
-@pytest.mark.parametrize("target", ["secret", "B", "other", "E", "inplans"])
+@pytest.mark.parametrize("target", ["secret", "other", "inplans"])  # in a folder, a shared drive, a subfolder outside
 @pytest.mark.parametrize(("tool", "arguments"), by_id("X"), ids=[t for t, _ in by_id("X")])
 async def test_every_tool_refuses_a_file_outside_by_direct_id(
     client: Client, drive: FakeDrive, target: str, tool: str, arguments: dict[str, Any]
