@@ -138,18 +138,11 @@ def test_patchbay_list_and_show_read_the_bundled_catalog(tmp_path: Path) -> None
     assert "no connector 'nope'" in missing.stderr
 
 
-def test_an_allowlist_setting_is_listed_with_an_empty_default() -> None:
-    """Allowlists (patchbay.scope) default to an empty one, which the catalog lists as [] (JSON)."""
-    from pydantic import Field
-    from pydantic_settings import SettingsConfigDict
+def test_an_allowlist_setting_is_catalogued_as_its_entries() -> None:
+    """An `Allowlist` field (a default_factory) is listed as the list of its entries, so the catalog is JSON."""
+    from patchbay_drive.settings import DriveSettings
 
-    from patchbay.scope import ChannelAllowlist
-    from patchbay.settings import ConnectorSettings
-
-    class Scoped(ConnectorSettings):
-        model_config = SettingsConfigDict(env_prefix="PATCHBAY_SCOPED_")
-        channels: ChannelAllowlist = Field(default_factory=ChannelAllowlist, description="Channels.")
-
-    listed = {s["name"]: s for s in catalog._settings(Scoped)}
-    assert listed["PATCHBAY_SCOPED_CHANNELS"]["default"] == []
+    listed = {s["name"]: s for s in catalog._settings(DriveSettings)}
+    assert listed["PATCHBAY_DRIVE_FOLDERS"]["default"] == []
+    assert listed["PATCHBAY_DRIVE_FOLDERS"]["flag"] == "--folders"
     json.dumps(listed)

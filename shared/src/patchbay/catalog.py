@@ -113,7 +113,6 @@ def is_secret(annotation: Any) -> bool:
 def _default(field: Any) -> Any:
     if field.default_factory is not None:
         made = field.default_factory()
-        # An allowlist (patchbay.scope) defaults to an empty one: listed as its entries, like a list.
-        return made if isinstance(made, list | dict | str | int | float | bool) else list(made)
+        return made if isinstance(made, list | dict) else list(made)  # an Allowlist lists its entries
     default = field.default
     return default if isinstance(default, str | int | float | bool) or default is None else str(default)
