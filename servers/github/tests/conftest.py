@@ -13,18 +13,28 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from fake_github import ...`
 
-from fake_github import FakeGitHub, GitHubContract, seed
+from fake_github import FakeGitHub, GitHubContract
 from patchbay.fake_contracts import github_contract_or_skip
 from patchbay.testing import Answer, connect
 from patchbay_github.server import connector
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    """The seeded fake; leaving the block raises if anything broke the official description."""
-    with FakeGitHub(contract=GitHubContract(github_contract_or_skip())) as running:
-        seed(running)
+@pytest.fixture(scope="session")
+def running_fake() -> Iterator[FakeGitHub]:
+    """One fake server for the session (stopping one takes half a second)."""
+    with FakeGitHub(contract=GitHubContract(github_contract_or_skip()), seeded=True) as running:
         yield running
+
+
+@pytest.fixture
+def fake(running_fake: FakeGitHub) -> Iterator[FakeGitHub]:
+    """The fake, freshly seeded; afterwards, anything that broke the official description fails the test."""
+    running_fake.clear()  # the journal emptied, the world of seed() put back
+    yield running_fake
+    try:
+        running_fake.assert_valid()
+    finally:
+        running_fake.clear()
 
 
 def settings_for(fake: FakeGitHub, **more: Any) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from patchbay.fakes import FakeRequest, FakeService, Response, json_response, ro
 
 NOW = "2026-01-02T03:04:05Z"
 DOCS = "https://docs.github.com/rest"
+LOG_HOST_PREFIX = "/_logs/"
+"""Where the fake serves job logs, standing in for the storage host GitHub redirects log downloads to."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,9 +72,13 @@ class GitHubContract:
         self.contract = contract or github_contract()
 
     def check_request(self, request: FakeRequest) -> list[str]:
+        if request.path.startswith(LOG_HOST_PREFIX):
+            return []  # the log download host is not part of the REST API
         return self.contract.check_request(request)
 
     def check_response(self, request: FakeRequest, response: Response) -> list[str]:
+        if request.path.startswith(LOG_HOST_PREFIX):
+            return []
         found = self.contract.check_response(request, response)
         if request.route == "/repos/{owner}/{repo}/contents/{path:path}" and response.body.startswith(b"["):
             return self._directory(request, response)
@@ -180,8 +186,10 @@ def _not_found() -> Response:
 class FakeGitHub(FakeService):
     """The fake; `add_repo`, `add_file`, `add_issue`, ... build its state (see `seed`)."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, seeded: bool = False, **options: Any) -> None:
+        """`seeded`: `reset()` (and so `clear()`) puts back the world of `seed()` rather than nothing."""
         super().__init__(name="github", **options)
+        self.seeded = seeded
         self.repos: dict[str, Repo] = {}
         self.users: dict[str, int] = {}
         self.tokens: dict[str, tuple[str, str | None]] = {}  # token -> (login, classic scopes or None)
@@ -193,6 +201,8 @@ class FakeGitHub(FakeService):
         self.repos.clear()
         self.users.clear()
         self.tokens.clear()
+        if self.seeded:
+            seed(self)
 
     def add_user(self, login: str) -> str:
         self.users.setdefault(login, next(self._ids))
@@ -262,15 +272,22 @@ class FakeGitHub(FakeService):
         return self.add_issue(full_name, title, head=head, base=base, **more)
 
     def add_run(
-        self, full_name: str, name: str = "CI", *, conclusion: str = "failure", log: str = ""
+        self,
+        full_name: str,
+        name: str = "CI",
+        *,
+        conclusion: str = "failure",
+        log: str = "",
+        run_id: int | None = None,
+        job_id: int | None = None,
     ) -> dict[str, Any]:
         repo = self.repos[full_name.lower()]
-        run_id = next(self._ids)
+        run_id = run_id or next(self._ids)
         head = repo.head()
         assert head is not None
         run = {"id": run_id, "name": name, "conclusion": conclusion, "head_sha": head.sha, "attempt": 1}
         repo.runs[run_id] = run
-        job_id = next(self._ids)
+        job_id = job_id or next(self._ids)
         repo.jobs[job_id] = {"id": job_id, "run_id": run_id, "name": "build", "conclusion": conclusion}
         repo.logs[job_id] = log
         return run
@@ -1422,7 +1439,13 @@ class FakeGitHub(FakeService):
     def raw_logs(self, request: FakeRequest) -> Response:
         repo = self.repos.get(f"{request.params['owner']}/{request.params['repo']}".lower())
         log = repo.logs.get(int(request.params["job_id"])) if repo else None
-        return text_response(200, log) if log is not None else _not_found()
+        if log is None:
+            return _not_found()
+        wanted = request.headers.get("range", "")
+        if wanted.startswith("bytes=-"):  # a suffix range: the tail
+            data = log.encode()[-int(wanted[7:]) :]
+            return Response(206, data, {"Content-Type": "text/plain; charset=utf-8"})
+        return text_response(200, log)
 
     # -- security alerts --------------------------------------------------------------------------
 
@@ -1467,6 +1490,7 @@ def seed(fake: FakeGitHub, token: str = "ghp_test") -> FakeGitHub:
     app.collaborators["octocat"] = "admin"
     fake.add_file("octo-org/app", "src/app.py", "print('hello')\n")
     fake.add_file("octo-org/app", "docs/guide.md", "# Guide\nUse the app.\n")
+    app.branches["feature"] = app.branches["main"]
     fake.commit(app, "feature", {"src/app.py": b"print('hello, world')\n"}, "Greet the world", "octocat")
     app.tags["v1.0"] = app.branches["main"]
     secret = fake.add_repo("octo-org/secret", private=True, description="Private keys")
@@ -1479,4 +1503,8 @@ def seed(fake: FakeGitHub, token: str = "ghp_test") -> FakeGitHub:
     fake.add_comment("octo-org/app", 1, "Confirmed.", author="octocat")
     fake.add_pull("octo-org/app", "Greet the world", "feature", body="Says hello to the world.", author="octocat")
     fake.add_issue("other/lib", "Outside issue", "Nothing here", author="someone")
+    app.statuses[app.branches["feature"]] = "success"
+    log = "".join(f"step {i}\n" for i in range(1, 200)) + "FAILED: test_x\n"
+    fake.add_run("octo-org/app", run_id=1, job_id=1, log=log)
+    fake.add_alerts("octo-org/app")
     return fake

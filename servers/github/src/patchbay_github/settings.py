@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from patchbay.scope import RepoAllowlist
-from patchbay.settings import CommaList, ConnectorSettings
+from patchbay.settings import CommaList, ConnectorSettings, _split_csv
 
 TOOLSETS = ("context", "repos", "issues", "pull_requests", "actions", "code_security")
 DEFAULT_TOOLSETS = ("context", "repos", "issues", "pull_requests")
@@ -69,6 +69,8 @@ class GitHubSettings(ConnectorSettings):
     seconds_between_writes: float = Field(
         1.0, ge=0, le=60, description="Pause between writes, as GitHub asks of integrations (0 for tests)."
     )
+
+    _split_lists = field_validator("toolsets", "tools", "exclude_tools", mode="before")(_split_csv)
 
     @field_validator("toolsets")
     @classmethod
