@@ -190,6 +190,7 @@ class FakeGitHub(FakeService):
         """`seeded`: `reset()` (and so `clear()`) puts back the world of `seed()` rather than nothing."""
         super().__init__(name="github", **options)
         self.seeded = seeded
+        self.mangle_writes = False  # store other bytes than PUT sent (a write that is not what it seems)
         self.repos: dict[str, Repo] = {}
         self.users: dict[str, int] = {}
         self.tokens: dict[str, tuple[str, str | None]] = {}  # token -> (login, classic scopes or None)
@@ -201,6 +202,7 @@ class FakeGitHub(FakeService):
         self.repos.clear()
         self.users.clear()
         self.tokens.clear()
+        self.mangle_writes = False
         if self.seeded:
             seed(self)
 
@@ -724,7 +726,7 @@ class FakeGitHub(FakeService):
         if current is None and body.get("sha"):
             return _error(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
         who = self._who(request)
-        data = base64.b64decode(body["content"])
+        data = base64.b64decode(body["content"]) + (b"!" if self.mangle_writes else b"")
         commit = self.commit(repo, branch, {path: data}, body["message"], who[0] if who else "octocat")
         answer = example("file-commit")
         answer["content"] = self._file_entry(repo, path, data, content=False)
@@ -995,6 +997,15 @@ class FakeGitHub(FakeService):
         commit = self._store_commit(
             repo, None, files, body["message"], list(body.get("parents", [])), who[0] if who else "x"
         )
+        return json_response(201, self._git_commit(repo, commit))
+
+    @route("GET", "/repos/{owner}/{repo}/git/commits/{sha}")
+    def get_git_commit(self, request: FakeRequest) -> Response:
+        repo = self._repo(request)
+        commit = repo.commits.get(request.params["sha"]) if repo else None
+        return json_response(200, self._git_commit(repo, commit)) if repo and commit else _not_found()
+
+    def _git_commit(self, repo: Repo, commit: Commit) -> dict[str, Any]:
         data = example("git-commit")
         signature = {"name": commit.author, "email": f"{commit.author}@example.com", "date": NOW}
         data.update(
@@ -1007,7 +1018,7 @@ class FakeGitHub(FakeService):
             tree={"sha": commit.tree, "url": self._api(repo.full_name, f"/git/trees/{commit.tree}")},
             parents=[{"sha": p, "url": "", "html_url": ""} for p in commit.parents],
         )
-        return json_response(201, data)
+        return data
 
     # -- issues -----------------------------------------------------------------------------------
 

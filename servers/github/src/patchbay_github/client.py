@@ -48,6 +48,10 @@ def github_errors(exc: BaseException) -> str | None:
             return f"GitHub did not accept {exc.what}: {exc.message[:300]}"
         return f"GitHub could not answer for {exc.what} (HTTP {exc.status}); try again later."
     names = {cls.__name__ for cls in type(exc).__mro__}
+    if "GithubException" in names:  # from PyGithub's own objects (files, git data)
+        data = getattr(exc, "data", None)
+        message = str(data.get("message", "")) if isinstance(data, dict) else ""
+        return github_errors(GitHubError(int(getattr(exc, "status", 0) or 0), message, "the request"))
     if names & {"ConnectionError", "HTTPError", "MaxRetryError", "Timeout", "RequestException"}:
         return "Could not reach GitHub (the connection failed or was dropped); try again later."
     return None

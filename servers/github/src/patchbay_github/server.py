@@ -730,6 +730,11 @@ for _tool in (list_code_scanning_alerts, list_dependabot_alerts, list_secret_sca
 # -- writing ---------------------------------------------------------------------------------------
 
 
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields that were given (GitHub refuses null for most of them)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 async def _public_write_question(ctx: Context, owner: str, repo: str) -> Question | None:
     """Ask before writing to a public repository after private content was read in this run."""
     name = _repo(ctx, owner, repo)
@@ -756,7 +761,7 @@ async def create_issue(
 ) -> Written:
     """Open an issue."""
     name = _repo(ctx, owner, repo)
-    payload = {"title": title, "body": body, "labels": labels or [], "assignees": assignees or []}
+    payload = _given(title=title, body=body, labels=labels, assignees=assignees)
     data = await _run(ctx, lambda gh: gh.send("POST", f"/repos/{name}/issues", f"a new issue in {name}", payload))
     return Written(repo=name, what="issue created", number=data["number"], html_url=data.get("html_url"))
 
@@ -775,8 +780,7 @@ async def update_issue(
 ) -> Written:
     """Change an issue's title, body, state, labels or assignees."""
     name = _repo(ctx, owner, repo)
-    changes = {"title": title, "body": body, "state": state, "labels": labels, "assignees": assignees}
-    payload = {k: v for k, v in changes.items() if v is not None}
+    payload = _given(title=title, body=body, state=state, labels=labels, assignees=assignees)
     data = await _run(ctx, lambda gh: gh.send("PATCH", f"/repos/{name}/issues/{number}", f"issue #{number}", payload))
     return Written(repo=name, what="issue updated", number=number, html_url=data.get("html_url"))
 
@@ -911,7 +915,7 @@ async def create_pull_request(
 ) -> Written:
     """Open a pull request."""
     name = _repo(ctx, owner, repo)
-    payload = {"title": title, "head": head, "base": base, "body": body, "draft": draft}
+    payload = _given(title=title, head=head, base=base, body=body, draft=draft)
     data = await _run(ctx, lambda gh: gh.send("POST", f"/repos/{name}/pulls", f"a pull request in {name}", payload))
     return Written(repo=name, what="pull request opened", number=data["number"], html_url=data.get("html_url"))
 
@@ -929,7 +933,7 @@ async def update_pull_request(
 ) -> Written:
     """Change a pull request's title, body, state or base branch."""
     name = _repo(ctx, owner, repo)
-    payload = {k: v for k, v in {"title": title, "body": body, "state": state, "base": base}.items() if v is not None}
+    payload = _given(title=title, body=body, state=state, base=base)
     path = f"/repos/{name}/pulls/{number}"
     data = await _run(ctx, lambda gh: gh.send("PATCH", path, f"pull request #{number}", payload))
     return Written(repo=name, what="pull request updated", number=number, html_url=data.get("html_url"))
