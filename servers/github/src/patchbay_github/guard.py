@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from patchbay.errors import InvalidArgument
-from patchbay.scope import OutOfScope, RepoAllowlist
+from patchbay.scope import Malformed, OutOfScope, RepoAllowlist
 
 # Qualifiers of a search query that widen or name its scope.
 _SCOPE_QUALIFIER = re.compile(r'(?<!\S)(-?)(repo|org|user|owner):("[^"]*"|\S+)', re.IGNORECASE)
@@ -106,7 +106,7 @@ def scoped_query(query: str, repos: RepoAllowlist) -> str:
         if kind == "repo":
             named.append(f"repo:{repos.check(value, argument='query')}")
         else:
-            inside = repos.entries_within(value) if "/" not in value else []
+            inside = _entries_of_owner(repos, value)
             if not inside:
                 raise OutOfScope(f"{value}/*", repos.kind.noun, repos.setting or "the repository allowlist")
             named += [_qualifier(entry) for entry in inside]
@@ -116,6 +116,15 @@ def scoped_query(query: str, repos: RepoAllowlist) -> str:
             raise OutOfScope(query, repos.kind.noun, repos.describe_empty())
         named = [_qualifier(entry) for entry in repos.entries]
     return " ".join([rest, *dict.fromkeys(named)]).strip()
+
+
+def _entries_of_owner(repos: RepoAllowlist, owner: str) -> list[str]:
+    """The allowlist entries under one owner (GitHub owners ignore case); malformed owners are refused."""
+    try:
+        wanted = repos.kind.entry(f"{owner}/*").removesuffix("/*").casefold()
+    except Malformed as exc:
+        raise InvalidArgument("query", f"{owner[:100]!r} {exc}") from None
+    return [entry for entry in repos.entries if entry.split("/")[0].casefold() == wanted]
 
 
 def _qualifier(entry: str) -> str:
