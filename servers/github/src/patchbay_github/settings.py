@@ -43,7 +43,7 @@ class GitHubSettings(ConnectorSettings):
     app_private_key_file: Path | None = Field(None, description="File holding the GitHub App's private key (PEM).")
     app_installation_id: int | None = Field(None, description="The GitHub App installation to act as.")
     repos: RepoAllowlist = Field(
-        default_factory=RepoAllowlist,
+        default_factory=list,  # validated into an empty RepoAllowlist (and JSON-able in the catalog)
         description="Repositories every tool may touch, comma-separated: owner/name or owner/* (search included).",
     )
     all_repos: bool = Field(False, description="Allow every repository the token reaches (logged as a warning).")
