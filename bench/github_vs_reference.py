@@ -145,11 +145,9 @@ def peer_sizes() -> dict[str, tuple[int, int]] | None:
         return None
     data = json.loads(PEER_DEFINITIONS.read_text())
     sizes: dict[str, tuple[int, int]] = {}
-    for tool in data["tools"]:
-        schema = json.dumps(tool.get("inputSchema") or {}, separators=(",", ":"), ensure_ascii=False)
-        size = len(tool["name"]) + len(tool.get("description") or "") + len(schema)
+    for tool in data["tools"]:  # sizes measured from its published snapshots (see the file's "source")
         count, total = sizes.get(tool["toolset"], (0, 0))
-        sizes[tool["toolset"]] = (count + 1, total + size)
+        sizes[tool["toolset"]] = (count + 1, total + int(tool["chars"]))
     return sizes
 
 
@@ -207,6 +205,8 @@ async def main(args: argparse.Namespace) -> None:
         peer = peer_sizes()
         print()
         print("tools/list as the model reads it (characters: name + description + input schema as compact JSON)")
+        print("peer: github-mcp-server's published definitions (bench/data/github-mcp-server-tools.json), its toolsets")
+        print("mapped to ours (Git into repos; Dependabot and Secret Protection into code_security)")
         print(f"{'toolset':<16}{'ours tools':>12}{'ours chars':>12}{'peer tools':>12}{'peer chars':>12}")
         for toolset, (count, total) in sizes.items():
             theirs = (peer or {}).get(toolset) if toolset != "all" else None
