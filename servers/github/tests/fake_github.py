@@ -643,6 +643,22 @@ class FakeGitHub(FakeService):
         data.update(permission=permission, role_name=permission, user=user)
         return json_response(200, data)
 
+    # -- GitHub Apps ------------------------------------------------------------------------------
+
+    @route("POST", "/app/installations/{installation_id}/access_tokens")
+    def installation_token(self, request: FakeRequest) -> Response:
+        """A fresh installation token for an App's JWT (which the fake checks only for its form)."""
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth.count(".") != 2:
+            return _error(401, "A JSON web token could not be decoded")
+        number = next(self._ids)
+        token = f"ghs_installation{number}"
+        self.add_token(token, "patchbay-app[bot]", scopes=None)
+        data = example("installation-token")
+        data.pop("repositories", None)
+        data.update(token=token, expires_at="2099-01-01T00:00:00Z")
+        return json_response(201, data)
+
     # -- repositories and contents ----------------------------------------------------------------
 
     @route("GET", "/repos/{owner}/{repo}")

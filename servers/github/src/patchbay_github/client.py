@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from patchbay.credentials import Credential, RefreshingCredential
 from patchbay.errors import ToolError
+from patchbay.redaction import Redactor
 from patchbay.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def github_errors(exc: BaseException) -> str | None:
     return None
 
 
-def _app_credential(settings: GitHubSettings, policy: RetryPolicy) -> RefreshingCredential:
+def _app_credential(settings: GitHubSettings, policy: RetryPolicy, redactor: Redactor | None) -> RefreshingCredential:
     """Installation tokens of a GitHub App, refreshed by the base shortly before they expire."""
     from github import Auth, GithubIntegration
 
@@ -78,14 +79,15 @@ def _app_credential(settings: GitHubSettings, policy: RetryPolicy) -> Refreshing
         refresh,
         reauthorize="patchbay-github (check the App's settings)",
         secrets=[key],
+        redactor=redactor,
     )
 
 
-def _auth(settings: GitHubSettings, policy: RetryPolicy) -> Any:
+def _auth(settings: GitHubSettings, policy: RetryPolicy, redactor: Redactor | None) -> Any:
     from github import Auth
 
     if settings.uses_app:
-        credential = _app_credential(settings, policy)
+        credential = _app_credential(settings, policy, redactor)
 
         class InstallationToken(Auth.Auth):
             """A token read from the base's refreshing credential at each request."""
@@ -107,7 +109,7 @@ def _auth(settings: GitHubSettings, policy: RetryPolicy) -> Any:
 class GitHub:
     """One GitHub API root, its PyGithub client, and what it learnt (push rights, visibility)."""
 
-    def __init__(self, settings: GitHubSettings) -> None:
+    def __init__(self, settings: GitHubSettings, redactor: Redactor | None = None) -> None:
         from github import Github
 
         policy = settings.retry_policy("GitHub")
@@ -115,7 +117,7 @@ class GitHub:
         self.base = settings.api_url.rstrip("/")
         self.gh: Github = Github(
             base_url=self.base,
-            auth=_auth(settings, policy),
+            auth=_auth(settings, policy, redactor),
             retry=policy.to_urllib3(),
             timeout=30,
             seconds_between_requests=0,

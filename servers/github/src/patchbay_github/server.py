@@ -25,6 +25,7 @@ from patchbay import Cursor, Page, Question, ResourceDenied, ToolError, __versio
 from patchbay.connector import Connector
 from patchbay.content import read_content
 from patchbay.errors import ResourceNotFound
+from patchbay.redaction import Redactor, running_redactor
 from patchbay.registry import ToolSpec
 from patchbay.scope import OutOfScope
 from patchbay.settings import ConnectorSettings
@@ -71,6 +72,7 @@ class State:
     """The connector's state for one run: its GitHub client (made at first use) and what it saw."""
 
     settings: GitHubSettings
+    redactor: Redactor | None = None
     read_private: bool = False
     _client: GitHub | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,7 +81,7 @@ class State:
     def github(self) -> GitHub:
         with self._lock:  # first use imports PyGithub: not at start-up
             if self._client is None:
-                self._client = GitHub(self.settings)
+                self._client = GitHub(self.settings, self.redactor)
             return self._client
 
 
@@ -118,7 +120,7 @@ def _startup_scopes(settings: GitHubSettings) -> list[str] | None:
 @asynccontextmanager
 async def lifespan(settings: GitHubSettings) -> AsyncIterator[State]:
     """The state lives as long as the server; the client is made at the first call."""
-    yield State(settings)
+    yield State(settings, running_redactor())  # App tokens are masked like every secret
 
 
 connector = GitHubConnector(

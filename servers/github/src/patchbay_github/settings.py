@@ -16,6 +16,11 @@ TOOLSETS = ("context", "repos", "issues", "pull_requests", "actions", "code_secu
 DEFAULT_TOOLSETS = ("context", "repos", "issues", "pull_requests")
 
 
+def _no_entries() -> Any:
+    """An empty list, validated into an empty `RepoAllowlist` (and shown as [] in the catalog)."""
+    return []
+
+
 class GitHubSettings(ConnectorSettings):
     """`PATCHBAY_GITHUB_*`; the token may also come from `GITHUB_TOKEN`."""
 
@@ -43,7 +48,7 @@ class GitHubSettings(ConnectorSettings):
     app_private_key_file: Path | None = Field(None, description="File holding the GitHub App's private key (PEM).")
     app_installation_id: int | None = Field(None, description="The GitHub App installation to act as.")
     repos: RepoAllowlist = Field(
-        default_factory=list,  # validated into an empty RepoAllowlist (and JSON-able in the catalog)
+        default_factory=_no_entries,
         description="Repositories every tool may touch, comma-separated: owner/name or owner/* (search included).",
     )
     all_repos: bool = Field(False, description="Allow every repository the token reaches (logged as a warning).")
