@@ -60,8 +60,9 @@ PEER_DEFINITIONS = ROOT / "bench" / "data" / "github-mcp-server-tools.json"
 
 
 def build_fake() -> Any:
-    from fake_github import FakeGitHub
+    from fake_github import FakeGitHub, example
 
+    example("simple-user")  # the fake reads the 13 MB description once: before any server starts, not during
     fake = FakeGitHub()
     fake.add_token(TOKEN, "octocat")
     repo = fake.add_repo("octo-org/bench")
