@@ -128,7 +128,7 @@ async def toolset_sizes(ours: Server, fake: Any) -> dict[str, tuple[int, int]]:
     sizes = {}
     for toolset in (*TOOLSETS, "all"):
         async with AsyncExitStack() as stack:
-            probe = Server(ours.name, [*ours.command, "--toolsets", toolset], dict(ours.env))
+            probe = Server(ours.name, [*ours.command, "--allow-writes", "--toolsets", toolset], dict(ours.env))
             params = StdioServerParameters(
                 command=probe.command[0], args=probe.command[1:], env={**os.environ, **probe.env}
             )
@@ -205,7 +205,8 @@ async def main(args: argparse.Namespace) -> None:
         sizes = await toolset_sizes(ours, fake)
         peer = peer_sizes()
         print()
-        print("tools/list as the model reads it (characters: name + description + input schema as compact JSON)")
+        print("tools/list as the model reads it (characters: name + description + input schema as compact JSON);")
+        print("ours with --allow-writes, as the peer's toolsets hold their write tools too")
         print("peer: github-mcp-server's published definitions (bench/data/github-mcp-server-tools.json), its toolsets")
         print("mapped to ours (Git into repos; Dependabot and Secret Protection into code_security)")
         print(f"{'toolset':<16}{'ours tools':>12}{'ours chars':>12}{'peer tools':>12}{'peer chars':>12}")
