@@ -30,7 +30,7 @@ from patchbay.registry import ToolSpec
 from patchbay.scope import OutOfScope
 from patchbay.settings import ConnectorSettings
 from patchbay.upstream import upstream_of
-from patchbay_github import guard
+from patchbay_github import guard, views
 from patchbay_github.client import GitHub, GitHubError, github_errors
 from patchbay_github.models import (
     Alert,
@@ -38,7 +38,6 @@ from patchbay_github.models import (
     Closed,
     CodeFound,
     CodeMatch,
-    Comment,
     Commit,
     CommitDetail,
     Comparison,
@@ -55,8 +54,6 @@ from patchbay_github.models import (
     PullRequestDetail,
     RepositoriesFound,
     Repository,
-    Review,
-    ReviewComment,
     Tree,
     WorkflowRun,
     Written,
@@ -180,28 +177,6 @@ def _note_private(state: State, gh: GitHub, repo: str) -> None:
         state.read_private = True
 
 
-def _issue(data: dict[str, Any], trusted: set[str], repo: str | None = None) -> Issue:
-    author = str((data.get("user") or {}).get("login", ""))
-    ok = author in trusted
-    return Issue(
-        number=data["number"],
-        title=guard.lockdown_text(ok, data.get("title", "")),
-        state=data.get("state", ""),
-        author=author,
-        author_association=data.get("author_association"),
-        labels=[label["name"] for label in data.get("labels", []) if isinstance(label, dict)],
-        comments=data.get("comments"),
-        body=guard.lockdown_text(ok, data.get("body")),
-        is_pull_request="pull_request" in data or "head" in data,
-        html_url=data.get("html_url"),
-        repo=repo or guard.repo_of_url(data.get("repository_url") or data.get("url")) or None,
-    )
-
-
-def _authors(items: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
-    return [(str((i.get("user") or {}).get("login", "")), i.get("author_association")) for i in items]
-
-
 # -- context ---------------------------------------------------------------------------------------
 
 
@@ -269,18 +244,18 @@ async def get_file_contents(
     def fetch(gh: GitHub) -> types.CallToolResult:
         _note_private(state, gh, name)
         if not clean_path:
-            return _listing(_root_entries(gh, name, ref))
+            return views.listing(_root_entries(gh, name, ref))
         data = gh.get(f"/repos/{name}/contents/{_quote(clean_path)}", f"{clean_path!r} in {name}", ref=ref)
         if isinstance(data, list):
-            return _listing([Entry(path=e["path"], type=e["type"], size=e.get("size")) for e in data])
+            return views.listing([views.entry(e) for e in data])
         if data.get("type") != "file":
-            return _listing([Entry(path=data["path"], type=data["type"], size=data.get("size"))])
+            return views.listing([views.entry(data)])
         raw = base64.b64decode(data.get("content") or "")
         uri = f"repo://{name}/contents/{clean_path}"
         got = read_content(
             int(data["size"]), lambda s, n: raw[s : s + n], max_bytes=cap, name=clean_path, uri=uri, binary="refuse"
         )
-        blocks: list[types.ContentBlock] = [_clean_block(got.block)]
+        blocks: list[types.ContentBlock] = [views.cleaned_block(got.block)]
         if got.truncated:
             blocks.append(types.TextContent(type="text", text=f"[cut: {got.range_note()}]"))
         return types.CallToolResult(content=blocks)
@@ -291,28 +266,7 @@ async def get_file_contents(
 def _root_entries(gh: GitHub, name: str, ref: str | None) -> list[Entry]:
     target = ref or gh.get(f"/repos/{name}", f"repository {name}")["default_branch"]
     tree = gh.get(f"/repos/{name}/git/trees/{_quote(target)}", f"the tree of {name}")
-    return [
-        Entry(path=e["path"], type="dir" if e["type"] == "tree" else "file", size=e.get("size")) for e in tree["tree"]
-    ]
-
-
-def _listing(entries: list[Entry]) -> types.CallToolResult:
-    from patchbay.untrusted import clean_untrusted
-
-    lines = [f"{e.type}\t{e.size if e.size is not None else ''}\t{clean_untrusted(e.path)}" for e in entries]
-    structured = {"entries": [e.model_dump() for e in entries]}
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text="\n".join(lines) or "(empty)")], structured_content=structured
-    )
-
-
-def _clean_block(block: Any) -> Any:
-    """A text block of a file, cleaned of hidden text like any text written by others."""
-    from patchbay.untrusted import clean_untrusted
-
-    if isinstance(block, types.TextContent):
-        return block.model_copy(update={"text": clean_untrusted(block.text)})
-    return block
+    return [views.entry(e) for e in tree["tree"]]
 
 
 def _quote(path: str) -> str:
@@ -331,10 +285,7 @@ async def get_repository_tree(ctx: Context, owner: Owner, repo: RepoName, ref: R
         _note_private(state, gh, name)
         target = ref or gh.get(f"/repos/{name}", f"repository {name}")["default_branch"]
         data = gh.get(f"/repos/{name}/git/trees/{_quote(target)}", f"the tree of {name}", recursive="1")
-        entries = [
-            Entry(path=e["path"], type="dir" if e["type"] == "tree" else "file", size=e.get("size"))
-            for e in data["tree"]
-        ]
+        entries = [views.entry(e) for e in data["tree"]]
         return Tree(repo=name, ref=target, entries=entries[:cap], truncated=len(entries) > cap or data["truncated"])
 
     return await _run(ctx, fetch)
@@ -448,8 +399,8 @@ async def _issues_page(
     def fetch(gh: GitHub) -> tuple[list[Issue], str | None]:
         _note_private(state, gh, name)
         data, nxt = gh.page(path, what, cursor, per_page, **params)
-        trusted = _trusted(state, gh, name, _authors(data))
-        return [_issue(i, trusted, name) for i in data], nxt
+        trusted = _trusted(state, gh, name, views.authors(data))
+        return [views.issue(i, trusted, name) for i in data], nxt
 
     return await _run(ctx, fetch)
 
@@ -483,7 +434,7 @@ async def _search_items(ctx: Context, query: str, kind: str, cursor: str | None,
         shown = []
         for item in items.kept:
             repo = guard.repo_of_url(item.get("repository_url"))
-            shown.append(_issue(item, _trusted(state, gh, repo, _authors([item])), repo))
+            shown.append(views.issue(item, _trusted(state, gh, repo, views.authors([item])), repo))
         return IssuesFound(items=shown, withheld=items.note, next_cursor=nxt)
 
     return await _run(ctx, fetch)
@@ -507,35 +458,14 @@ async def get_issue(
         _note_private(state, gh, name)
         issue = gh.get(f"/repos/{name}/issues/{number}", f"issue #{number} of {name}")
         comments, nxt = gh.page(f"/repos/{name}/issues/{number}/comments", f"comments on #{number}", cursor, per_page)
-        trusted = _trusted(state, gh, name, _authors([issue, *comments]))
-        shown = [
-            Comment(
-                id=c["id"],
-                author=c["user"]["login"],
-                author_association=c.get("author_association"),
-                body=guard.lockdown_text(c["user"]["login"] in trusted, c.get("body") or ""),
-            )
-            for c in comments
-        ]
-        return IssueWithComments(issue=_issue(issue, trusted, name), items=shown, next_cursor=nxt)
+        trusted = _trusted(state, gh, name, views.authors([issue, *comments]))
+        shown = [views.comment(c, trusted) for c in comments]
+        return IssueWithComments(issue=views.issue(issue, trusted, name), items=shown, next_cursor=nxt)
 
     return await _run(ctx, fetch)
 
 
 # -- pull requests ---------------------------------------------------------------------------------
-
-
-def _pull(data: dict[str, Any], trusted: set[str], repo: str) -> PullRequest:
-    return PullRequest(
-        **_issue(data, trusted, repo).model_dump(exclude={"is_pull_request"}),
-        is_pull_request=True,
-        head=data["head"]["label"],
-        base=data["base"]["ref"],
-        draft=bool(data.get("draft")),
-        merged=bool(data.get("merged") or data.get("merged_at")),
-        mergeable=data.get("mergeable"),
-        head_sha=data["head"]["sha"],
-    )
 
 
 @connector.tool("read", paginated=True)
@@ -549,8 +479,8 @@ async def list_pull_requests(
     def fetch(gh: GitHub) -> Page[PullRequest]:
         _note_private(run_state, gh, name)
         data, nxt = gh.page(f"/repos/{name}/pulls", f"pull requests of {name}", cursor, per_page, state=state)
-        trusted = _trusted(run_state, gh, name, _authors(data))
-        return Page(items=[_pull(p, trusted, name) for p in data], next_cursor=nxt)
+        trusted = _trusted(run_state, gh, name, views.authors(data))
+        return Page(items=[views.pull(p, trusted, name) for p in data], next_cursor=nxt)
 
     return await _run(ctx, fetch)
 
@@ -579,28 +509,12 @@ async def get_pull_request(ctx: Context, owner: Owner, repo: RepoName, number: N
         sha = pull["head"]["sha"]
         status = gh.get(f"/repos/{name}/commits/{sha}/status", where)
         checks = gh.get(f"/repos/{name}/commits/{sha}/check-runs", where)
-        trusted = _trusted(state, gh, name, _authors([pull, *reviews, *comments]))
+        trusted = _trusted(state, gh, name, views.authors([pull, *reviews, *comments]))
         return PullRequestDetail(
-            pull_request=_pull(pull, trusted, name),
+            pull_request=views.pull(pull, trusted, name),
             changes=Diff.of(files, cap),
-            reviews=[
-                Review(
-                    id=r["id"],
-                    author=r["user"]["login"],
-                    state=r["state"],
-                    body=guard.lockdown_text(r["user"]["login"] in trusted, r.get("body") or ""),
-                )
-                for r in reviews
-            ],
-            review_comments=[
-                ReviewComment(
-                    id=c["id"],
-                    author=c["user"]["login"],
-                    path=c["path"],
-                    body=guard.lockdown_text(c["user"]["login"] in trusted, c.get("body") or ""),
-                )
-                for c in comments
-            ],
+            reviews=[views.review(r, trusted) for r in reviews],
+            review_comments=[views.review_comment(c, trusted) for c in comments],
             status=status.get("state") if status.get("total_count") else None,
             checks=[
                 Check(name=c["name"], status=c.get("status"), conclusion=c.get("conclusion"))
@@ -614,11 +528,6 @@ async def get_pull_request(ctx: Context, owner: Owner, repo: RepoName, number: N
 # -- actions ---------------------------------------------------------------------------------------
 
 
-def _run_of(data: dict[str, Any]) -> WorkflowRun:
-    keys = ("id", "name", "status", "conclusion", "head_branch", "head_sha", "run_attempt", "html_url")
-    return WorkflowRun(**{k: data.get(k) for k in keys})
-
-
 @connector.tool("read", paginated=True)
 async def list_workflow_runs(
     ctx: Context, owner: Owner, repo: RepoName, cursor: Cursor = None, per_page: PerPage = 30
@@ -626,7 +535,7 @@ async def list_workflow_runs(
     """List a repository's GitHub Actions workflow runs, newest first."""
     name = _repo(ctx, owner, repo)
     data, nxt = await _run(ctx, lambda gh: gh.page(f"/repos/{name}/actions/runs", f"runs of {name}", cursor, per_page))
-    return Page(items=[_run_of(r) for r in data["workflow_runs"]], next_cursor=nxt)
+    return Page(items=[views.workflow_run(r) for r in data["workflow_runs"]], next_cursor=nxt)
 
 
 @connector.tool("read")
@@ -635,7 +544,7 @@ async def get_workflow_run(
 ) -> WorkflowRun:
     """One workflow run."""
     name = _repo(ctx, owner, repo)
-    return _run_of(
+    return views.workflow_run(
         await _run(ctx, lambda gh: gh.get(f"/repos/{name}/actions/runs/{run_id}", f"run {run_id} of {name}"))
     )
 
@@ -676,57 +585,35 @@ async def get_job_logs(ctx: Context, owner: Owner, repo: RepoName, job_id: Annot
 # -- code security ---------------------------------------------------------------------------------
 
 
-def _alerts(kind: str, summary: Callable[[dict[str, Any]], tuple[str, str | None]]) -> Any:
-    async def list_alerts(
-        ctx: Context, owner: Owner, repo: RepoName, cursor: Cursor = None, per_page: PerPage = 30
-    ) -> Page[Alert]:
-        name = _repo(ctx, owner, repo)
-        data, nxt = await _run(
-            ctx, lambda gh: gh.page(f"/repos/{name}/{kind}/alerts", f"{kind} alerts", cursor, per_page)
-        )
-        alerts = []
-        for a in data:
-            text, severity = summary(a)
-            alerts.append(
-                Alert(number=a["number"], state=a["state"], summary=text, severity=severity, html_url=a.get("html_url"))
-            )
-        return Page(items=alerts, next_cursor=nxt)
-
-    return list_alerts
+async def _alerts(ctx: Context, kind: str, owner: str, repo: str, cursor: str | None, per_page: int) -> Page[Alert]:
+    name = _repo(ctx, owner, repo)
+    path = f"/repos/{name}/{kind}/alerts"
+    data, nxt = await _run(ctx, lambda gh: gh.page(path, f"{kind} alerts of {name}", cursor, per_page))
+    return Page(items=[views.alert(kind, a) for a in data], next_cursor=nxt)
 
 
+@connector.tool("read", paginated=True)
 async def list_code_scanning_alerts(
     ctx: Context, owner: Owner, repo: RepoName, cursor: Cursor = None, per_page: PerPage = 30
 ) -> Page[Alert]:
     """List a repository's code scanning alerts."""
-    return await _code_alerts(ctx, owner, repo, cursor, per_page)  # type: ignore[no-any-return]
+    return await _alerts(ctx, "code-scanning", owner, repo, cursor, per_page)
 
 
+@connector.tool("read", paginated=True)
 async def list_dependabot_alerts(
     ctx: Context, owner: Owner, repo: RepoName, cursor: Cursor = None, per_page: PerPage = 30
 ) -> Page[Alert]:
     """List a repository's Dependabot alerts."""
-    return await _dependabot_alerts(ctx, owner, repo, cursor, per_page)  # type: ignore[no-any-return]
+    return await _alerts(ctx, "dependabot", owner, repo, cursor, per_page)
 
 
+@connector.tool("read", paginated=True)
 async def list_secret_scanning_alerts(
     ctx: Context, owner: Owner, repo: RepoName, cursor: Cursor = None, per_page: PerPage = 30
 ) -> Page[Alert]:
     """List a repository's secret scanning alerts (the secrets themselves are not shown)."""
-    return await _secret_alerts(ctx, owner, repo, cursor, per_page)  # type: ignore[no-any-return]
-
-
-_code_alerts = _alerts(
-    "code-scanning", lambda a: (a["rule"].get("description") or a["rule"]["id"], a["rule"].get("severity"))
-)
-_dependabot_alerts = _alerts(
-    "dependabot", lambda a: (a["security_advisory"]["summary"], a["security_advisory"].get("severity"))
-)
-_secret_alerts = _alerts(
-    "secret-scanning", lambda a: (a.get("secret_type_display_name") or a.get("secret_type", ""), None)
-)
-for _tool in (list_code_scanning_alerts, list_dependabot_alerts, list_secret_scanning_alerts):
-    connector.tool("read", paginated=True)(_tool)
+    return await _alerts(ctx, "secret-scanning", owner, repo, cursor, per_page)
 
 
 # -- writing ---------------------------------------------------------------------------------------
