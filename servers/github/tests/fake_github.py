@@ -72,15 +72,15 @@ class GitHubContract:
         self.contract = contract or github_contract()
 
     def check_request(self, request: FakeRequest) -> list[str]:
-        if request.path.startswith(LOG_HOST_PREFIX):
+        if LOG_HOST_PREFIX in request.path:
             return []  # the log download host is not part of the REST API
         return self.contract.check_request(request)
 
     def check_response(self, request: FakeRequest, response: Response) -> list[str]:
-        if request.path.startswith(LOG_HOST_PREFIX):
+        if LOG_HOST_PREFIX in request.path:
             return []
         found = self.contract.check_response(request, response)
-        if request.route == "/repos/{owner}/{repo}/contents/{path:path}" and response.body.startswith(b"["):
+        if str(request.route).endswith("/repos/{owner}/{repo}/contents/{path:path}") and response.body.startswith(b"["):
             return self._directory(request, response)
         return found
 
@@ -186,8 +186,10 @@ def _not_found() -> Response:
 class FakeGitHub(FakeService):
     """The fake; `add_repo`, `add_file`, `add_issue`, ... build its state (see `seed`)."""
 
-    def __init__(self, *, seeded: bool = False, **options: Any) -> None:
-        """`seeded`: `reset()` (and so `clear()`) puts back the world of `seed()` rather than nothing."""
+    def __init__(self, *, seeded: bool = False, prefix: str = "", **options: Any) -> None:
+        """`seeded`: `reset()` (and so `clear()`) puts back the world of `seed()` rather than nothing.
+        `prefix`: serve the API under a path, as GitHub Enterprise Server does (`/api/v3`)."""
+        self.prefix = prefix.rstrip("/")
         super().__init__(name="github", **options)
         self.seeded = seeded
         self.mangle_writes = False  # store other bytes than PUT sent (a write that is not what it seems)
@@ -301,6 +303,14 @@ class FakeGitHub(FakeService):
 
     # -- plumbing ---------------------------------------------------------------------------------
 
+    def add_route(self, method: str, pattern: str, handler: Any) -> None:
+        super().add_route(method, self.prefix + pattern, handler)
+
+    @property
+    def api_url(self) -> str:
+        """The API root to give a client: the fake's URL and its prefix."""
+        return self.url + self.prefix
+
     def not_found(self, request: FakeRequest) -> Response:
         return _not_found()
 
@@ -339,7 +349,7 @@ class FakeGitHub(FakeService):
         return json_response(200, wrap(chunk) if wrap else chunk, headers)
 
     def _api(self, full_name: str, tail: str = "") -> str:
-        return f"{self.url}/repos/{full_name}{tail}"
+        return f"{self.api_url}/repos/{full_name}{tail}"
 
     # -- rendering --------------------------------------------------------------------------------
 
@@ -349,7 +359,7 @@ class FakeGitHub(FakeService):
             login=login,
             id=self.users.get(login, 1),
             node_id=f"U_{login}",
-            url=f"{self.url}/users/{login}",
+            url=f"{self.api_url}/users/{login}",
             html_url=f"https://github.com/{login}",
             type="User",
             site_admin=False,
@@ -1460,7 +1470,7 @@ class FakeGitHub(FakeService):
         job_id = int(request.params["job_id"])
         if repo is None or job_id not in repo.logs:
             return _not_found()
-        return Response(302, b"", {"Location": f"{self.url}/_logs/{repo.full_name}/{job_id}"})
+        return Response(302, b"", {"Location": f"{self.api_url}/_logs/{repo.full_name}/{job_id}"})
 
     @route("GET", "/_logs/{owner}/{repo}/{job_id}")
     def raw_logs(self, request: FakeRequest) -> Response:

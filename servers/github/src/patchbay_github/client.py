@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from patchbay.credentials import Credential, RefreshingCredential
 from patchbay.errors import ToolError
@@ -247,9 +247,3 @@ def _next_link(headers: Any) -> str | None:
         if rel == "next":
             return str(url)
     return None
-
-
-def same_host(url: str, base: str) -> bool:
-    """Whether `url` is on the API root's scheme, host and port."""
-    one, two = urlsplit(url), urlsplit(base)
-    return (one.scheme, one.netloc) == (two.scheme, two.netloc)
