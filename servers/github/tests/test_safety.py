@@ -202,3 +202,28 @@ async def test_a_fine_grained_token_hides_nothing(fake: FakeGitHub, era: str) ->
     fake.add_token("github_pat_fine", "octocat", scopes=None)
     async with connect(connector, settings_for(fake, token="github_pat_fine"), era=era) as client:
         assert "get_file_contents" in await tool_names(client)
+
+
+# -- errors ------------------------------------------------------------------------------------------
+
+
+async def test_server_errors_are_retried_then_reported_plainly(client: Client, fake: FakeGitHub) -> None:
+    fake.fail("GET", "/repos/{owner}/{repo}", status=502, times=None)
+    result = await client.call_tool("get_repository", {**APP})
+    assert result.is_error
+    assert text(result) == "GitHub could not answer for repository octo-org/app (HTTP 502); try again later."
+    assert len(fake.requests("GET", "/repos/{owner}/{repo}")) == 3  # RETRY_ATTEMPTS tries in all
+
+
+async def test_a_dropped_connection_is_reported_without_a_traceback(client: Client, fake: FakeGitHub) -> None:
+    fake.drop("GET", "/repos/{owner}/{repo}", times=None)
+    result = await client.call_tool("get_repository", {**APP})
+    assert result.is_error
+    assert text(result) == "Could not reach GitHub (the connection failed or was dropped); try again later."
+    assert "Traceback" not in text(result) and "ghp_test" not in text(result)
+
+
+async def test_missing_things_say_so(client: Client) -> None:
+    result = await client.call_tool("get_issue", {**APP, "number": 99})
+    assert result.is_error
+    assert text(result) == "Not found on GitHub: issue #99 of octo-org/app (or the token cannot see it)."
