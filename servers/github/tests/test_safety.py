@@ -117,6 +117,16 @@ async def test_a_secondary_rate_limit_is_waited_out(client: Client, fake: FakeGi
     assert [r.status for r in fake.requests("GET", "/repos/{owner}/{repo}")] == [403, 200]
 
 
+async def test_a_primary_rate_limit_that_resets_soon_is_waited_out(fake: FakeGitHub, era: str) -> None:
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 1)}
+    fake.fail("GET", "/repos/{owner}/{repo}/issues", status=403, headers=headers)
+    fake.fail("GET", "/repos/{owner}/{repo}/issues", status=429, headers={"Retry-After": "1"})
+    async with connect(connector, settings_for(fake, retry_max_wait_seconds=10), era=era) as client:
+        result = await client.call_tool("list_issues", {**APP})
+    assert not result.is_error, text(result)
+    assert [r.status for r in fake.requests("GET", "/repos/{owner}/{repo}/issues")] == [403, 429, 200]
+
+
 async def test_a_primary_rate_limit_beyond_the_bound_gives_up_with_the_reset_time(
     client: Client, fake: FakeGitHub
 ) -> None:
