@@ -214,6 +214,29 @@ async def test_writes_to_a_public_repository_after_reading_a_private_one_ask_fir
     assert [i.title for i in fake.repos["octo-org/site"].items.values()] == ["Fine"]
 
 
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("search_issues", {"query": "leak repo:octo-org/secret"}),
+        ("search_code", {"query": "SECRET repo:octo-org/secret"}),
+        ("list_issues", {"owner": "octo-org", "repo": "secret"}),
+        ("get_repository_tree", {"owner": "octo-org", "repo": "secret"}),
+    ],
+)
+async def test_any_private_read_makes_public_writes_ask(
+    fake: FakeGitHub, era: str, tool: str, arguments: dict[str, Any]
+) -> None:
+    fake.add_issue("octo-org/secret", "Private leak plan", "internal", author="octocat")
+    declined = Answer("decline")
+    options = settings_for(fake, allow_writes=True, repos="octo-org/*")
+    async with connect(connector, options, era=era, elicit=declined) as client:
+        read = await client.call_tool(tool, arguments)
+        assert not read.is_error, text(read)
+        after = await call(client, "add_issue_comment", owner="octo-org", repo="site", number=1, body="copy")
+    assert after["outcome"] == "declined"
+    assert len(declined.questions) == 1
+
+
 def test_every_write_tool_is_in_the_matrix() -> None:
     writes = {name for name, spec in connector.tools.items() if spec.safety != "read"}
     assert writes <= set(REPO_TOOLS)

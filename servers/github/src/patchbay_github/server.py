@@ -210,6 +210,7 @@ async def search_repositories(
         ctx, lambda gh: gh.page("/search/repositories", "the search", cursor, per_page, q=scoped)
     )
     found = settings.repos.filter([Repository.of(r) for r in data["items"]], key=lambda r: r.full_name)
+    _state(ctx).read_private |= any(r.private for r in found.kept)
     return RepositoriesFound(items=found.kept, withheld=found.note, next_cursor=next_url)
 
 
@@ -220,7 +221,7 @@ async def get_repository(ctx: Context, owner: Owner, repo: RepoName) -> Reposito
 
     def fetch(gh: GitHub) -> dict[str, Any]:
         data: dict[str, Any] = gh.get(f"/repos/{name}", f"repository {name}")
-        gh.learn(data)
+        _state(ctx).read_private |= gh.learn(data)
         return data
 
     return Repository.of(await _run(ctx, fetch))
@@ -385,6 +386,8 @@ async def search_code(ctx: Context, query: Query, cursor: Cursor = None, per_pag
         CodeMatch(repo=i["repository"]["full_name"], path=i["path"], html_url=i.get("html_url")) for i in data["items"]
     ]
     found = settings.repos.filter(matches, key=lambda m: m.repo)
+    private = {i["repository"]["full_name"] for i in data["items"] if i["repository"].get("private")}
+    _state(ctx).read_private |= any(m.repo in private for m in found.kept)
     return CodeFound(items=found.kept, withheld=found.note, next_cursor=nxt)
 
 
@@ -434,6 +437,7 @@ async def _search_items(ctx: Context, query: str, kind: str, cursor: str | None,
         shown = []
         for item in items.kept:
             repo = guard.repo_of_url(item.get("repository_url"))
+            _note_private(state, gh, repo)
             shown.append(views.issue(item, _trusted(state, gh, repo, views.authors([item])), repo))
         return IssuesFound(items=shown, withheld=items.note, next_cursor=nxt)
 
@@ -572,9 +576,10 @@ async def list_workflow_jobs(
 async def get_job_logs(ctx: Context, owner: Owner, repo: RepoName, job_id: Annotated[int, Field(ge=1)]) -> JobLog:
     """The tail of a job's log (cut at the cap; the end is where failures show)."""
     name = _repo(ctx, owner, repo)
-    cap = _settings(ctx).max_log_bytes
+    state, cap = _state(ctx), _settings(ctx).max_log_bytes
 
     def fetch(gh: GitHub) -> JobLog:
+        _note_private(state, gh, name)
         url = gh.redirect(f"/repos/{name}/actions/jobs/{job_id}/logs", f"the log of job {job_id}")
         data, cut = gh.raw_tail(url, cap)
         return JobLog(job_id=job_id, log=data.decode(errors="replace"), truncated=cut)
