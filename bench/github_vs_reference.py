@@ -41,6 +41,7 @@ from common import (
     print_server,
     run_benchmark,
     sample_ratio,
+    start_up,
     text_of,
     time_abba,
     tool_size,
@@ -221,6 +222,7 @@ async def main(args: argparse.Namespace) -> None:
             print("  (a Go release binary, in no registry reachable here)")
         if ref_total is not None:
             print(f"archived npm server-github (one list, no toolsets): {ref_total[0]} tools, {ref_total[1]} chars")
+        await start_up(ours.command, ours.env, args.spawns)  # with the token: its scopes are read from the fake
     finally:
         fake.stop()
 
@@ -229,4 +231,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6, help="timed runs of each task per server (ABBA)")
     parser.add_argument("--no-reference", action="store_true", help="measure ours alone")
+    parser.add_argument("--spawns", type=int, default=6, help="start-up spawns per server (default 6)")
     run_benchmark(main, parser.parse_args(), on_failure=lambda exc: print(f"\nbenchmark failed: {exc!r}"))
