@@ -152,11 +152,12 @@ class GitHub:
     def page(self, path: str, what: str, token: str | None, per_page: int, /, **params: Any) -> tuple[Any, str | None]:
         """One page of a list (GitHub's Link pagination): its JSON and the next page's URL, or None.
 
-        `token` is a next URL this method returned before (sealed in a cursor by the base);
-        it must lie under the API root and the same path, or it is refused.
+        `token` is a next URL this method returned before, sealed in a cursor by the base (so
+        bound to the same tool call); it must lie under the API root, or it is refused. (GitHub's
+        links name repositories by id, `/repositories/123/issues?page=2`, so the path may differ.)
         """
         if token is not None:
-            if not token.startswith(self.base + path + "?"):
+            if not token.startswith(self.base + "/"):
                 raise ToolError("That cursor does not belong to this listing; start again without a cursor.")
             headers, data = self._call("GET", token, what)
         else:
