@@ -240,3 +240,20 @@ async def test_actions_and_alerts(fake: FakeGitHub, era: str) -> None:
     assert [a["state"] for a in code.structured_content["items"]] == ["open"]
     assert len(dependabot.structured_content["items"]) == 1
     assert "ghp_" not in text(secrets)  # the secret itself is not shown
+
+
+async def test_paths_with_dot_dot_are_refused_before_any_request(client: Client, fake: FakeGitHub) -> None:
+    fake.clear()
+    result = await client.call_tool("get_file_contents", {**APP, "path": "src/../../secret/keys.txt"})
+    assert result.is_error
+    assert text(result) == "Invalid argument 'path': '..' segments are not allowed."
+    assert fake.journal == []
+
+
+async def test_paths_with_spaces_and_unicode_are_encoded(client: Client, fake: FakeGitHub) -> None:
+    fake.add_file("octo-org/app", "docs/read me é.md", "spaced")
+    result = await call(client, "get_file_contents", **APP, path="docs/read me é.md")
+    assert text(result) == "spaced"
+    assert fake.requests("GET", "/repos/{owner}/{repo}/contents/{path:path}")[-1].path.endswith(
+        "/contents/docs/read%20me%20%C3%A9.md"
+    )
