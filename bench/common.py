@@ -336,6 +336,32 @@ def print_server(server: Server) -> bool:
 
 
 # --------------------------------------------------------------------------------------
+# Start-up
+
+
+async def start_up(ours_command: list[str], env: Mapping[str, str], spawns: int) -> None:
+    """Spawn to the first tools/list answer: ours against a bare MCPServer echo (goal: at most 1.15x)."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    bare = bare_echo_command()
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    for is_ours in abba(spawns):
+        command = ours_command if is_ours else bare
+        params = StdioServerParameters(command=command[0], args=command[1:], env={**os.environ, **env})
+        started = time.perf_counter()
+        async with Client(params, mode="legacy") as client:
+            await client.list_tools()
+        samples[is_ours].append(time.perf_counter() - started)
+    ours_ms, bare_ms = (statistics.median(samples[k]) * 1e3 for k in (True, False))
+    verdict = "PASS" if ours_ms <= 1.15 * bare_ms else "OVER"
+    print(
+        f"\nstart-up to the first tools/list, {spawns} spawns each (ABBA): ours {ours_ms:.0f} ms, bare MCPServer "
+        f"{bare_ms:.0f} ms, {ours_ms / bare_ms:.2f}x (goal at most 1.15x: {verdict})"
+    )
+
+
+# --------------------------------------------------------------------------------------
 # tools/list as the model reads it
 
 

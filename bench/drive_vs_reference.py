@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, abba, bare_echo_command, report_failure, run_benchmark
+from common import ROOT, report_failure, run_benchmark, start_up
 from google_tls_proxy import GoogleTlsProxy
 
 sys.path.insert(0, str(ROOT / "servers" / "drive" / "tests"))
@@ -191,28 +191,6 @@ async def main(args: argparse.Namespace) -> None:
                         contender.note = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
             report(racers, len(ids))
             await start_up(racers[0].command, racers[0].env, args.spawns)
-
-
-async def start_up(ours_command: list[str], env: dict[str, str], spawns: int) -> None:
-    """Spawn to the first tools/list answer: ours against a bare MCPServer echo (goal: at most 1.15x)."""
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    bare = bare_echo_command()
-    samples: dict[bool, list[float]] = {True: [], False: []}
-    for is_ours in abba(spawns):
-        command = ours_command if is_ours else bare
-        params = StdioServerParameters(command=command[0], args=command[1:], env={**os.environ, **env})
-        started = time.perf_counter()
-        async with Client(params, mode="legacy") as client:
-            await client.list_tools()
-        samples[is_ours].append(time.perf_counter() - started)
-    ours_ms, bare_ms = (statistics.median(samples[k]) * 1e3 for k in (True, False))
-    verdict = "PASS" if ours_ms <= 1.15 * bare_ms else "OVER"
-    print(
-        f"\nstart-up to the first tools/list, {spawns} spawns each (ABBA): ours {ours_ms:.0f} ms, bare MCPServer "
-        f"{bare_ms:.0f} ms, {ours_ms / bare_ms:.2f}x (goal at most 1.15x: {verdict})"
-    )
 
 
 def report(racers: list[Contender], files: int) -> None:

@@ -579,6 +579,14 @@ def _launch_arguments(connector_id: str, tmp_path: Path) -> tuple[list[str], dic
             "PATCHBAY_SLACK_BOT_TOKEN": "xoxb-packaging",
             "PATCHBAY_SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
         }
+    if connector_id == "github":  # nothing listens there: the scope check fails, it warns and lists every tool
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return ["--toolsets", "all", "--repos", "octo-org/app"], {
+            "PATCHBAY_GITHUB_API_URL": f"http://127.0.0.1:{port}",
+            "PATCHBAY_GITHUB_TOKEN": "ghp_packaging_test",
+        }
     return [], {}
 
 

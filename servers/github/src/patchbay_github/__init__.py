@@ -1,0 +1,3 @@
+"""Patchbay GitHub connector."""
+
+__version__ = "0.1.0"
