@@ -6,14 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from fake_github import ...`
 
-from fake_github import FakeGitHub, GitHubContract
+from fake_github import FakeGitHub, GitHubContract, settings_for
 from patchbay.fake_contracts import github_contract_or_skip
 from patchbay.testing import Answer, connect
 from patchbay_github.server import connector
@@ -35,17 +34,6 @@ def fake(running_fake: FakeGitHub) -> Iterator[FakeGitHub]:
         running_fake.assert_valid()
     finally:
         running_fake.clear()
-
-
-def settings_for(fake: FakeGitHub, **more: Any) -> dict[str, Any]:
-    return {
-        "api_url": fake.url,
-        "token": "ghp_test",
-        "repos": "octo-org/app,octo-org/site",
-        "seconds_between_writes": 0,
-        "retry_max_wait_seconds": 2,
-        **more,
-    }
 
 
 @pytest.fixture

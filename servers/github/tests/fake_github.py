@@ -1545,3 +1545,15 @@ def seed(fake: FakeGitHub, token: str = "ghp_test") -> FakeGitHub:
     fake.add_run("octo-org/app", run_id=1, job_id=1, log=log)
     fake.add_alerts("octo-org/app")
     return fake
+
+
+def settings_for(fake: FakeGitHub, **more: Any) -> dict[str, Any]:
+    """The connector's settings pointed at `fake` (imported from here, not conftest: another folder's may win)."""
+    return {
+        "api_url": fake.url,
+        "token": "ghp_test",
+        "repos": "octo-org/app,octo-org/site",
+        "seconds_between_writes": 0,
+        "retry_max_wait_seconds": 2,
+        **more,
+    }

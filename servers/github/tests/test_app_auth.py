@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from conftest import settings_for
-from fake_github import FakeGitHub
+from fake_github import FakeGitHub, settings_for
 from patchbay.testing import connect
 from patchbay_github.server import connector
 

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import settings_for
-from fake_github import FakeGitHub, GitHubContract
+from fake_github import FakeGitHub, GitHubContract, settings_for
 from patchbay.fake_contracts import github_contract_or_skip
 from patchbay.testing import connect
 from patchbay_github.server import connector

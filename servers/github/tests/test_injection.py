@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from conftest import settings_for
-from fake_github import FakeGitHub
+from fake_github import FakeGitHub, settings_for
 from patchbay.testing import Answer, connect
 from patchbay_github.guard import WITHHELD
 from patchbay_github.server import connector

@@ -67,7 +67,7 @@ async def test_get_file_contents_lists_directories_and_the_root(client: Client) 
 
 
 async def test_get_file_contents_cuts_long_text_and_refuses_big_binaries(fake: FakeGitHub, era: str) -> None:
-    from conftest import settings_for
+    from fake_github import settings_for
     from patchbay.testing import connect
     from patchbay_github.server import connector
 
@@ -87,7 +87,7 @@ async def test_get_file_contents_cuts_long_text_and_refuses_big_binaries(fake: F
 
 
 async def test_get_repository_tree_is_recursive_and_capped(fake: FakeGitHub, era: str) -> None:
-    from conftest import settings_for
+    from fake_github import settings_for
     from patchbay.testing import connect
     from patchbay_github.server import connector
 
@@ -165,7 +165,7 @@ async def test_get_commit_and_compare_refs_show_capped_diffs(client: Client) -> 
 
 
 async def test_a_diff_over_the_cap_is_cut_and_says_so(fake: FakeGitHub, era: str) -> None:
-    from conftest import settings_for
+    from fake_github import settings_for
     from patchbay.testing import connect
     from patchbay_github.server import connector
 
@@ -214,7 +214,7 @@ async def test_searches_return_matches_in_scope(client: Client) -> None:
 
 
 async def test_actions_and_alerts(fake: FakeGitHub, era: str) -> None:
-    from conftest import settings_for
+    from fake_github import settings_for
     from patchbay.testing import connect
     from patchbay_github.server import connector
 

@@ -9,8 +9,7 @@ import pytest
 from mcp import Client
 from tools_matrix import APP
 
-from conftest import settings_for
-from fake_github import FakeGitHub
+from fake_github import FakeGitHub, settings_for
 from patchbay.testing import connect
 from patchbay_github.guard import TOOLSETS, WITHHELD
 from patchbay_github.server import connector

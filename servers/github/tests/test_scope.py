@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from tools_matrix import ALL_TOOLS, OTHER_TOOLS, REPO_TOOLS, SEARCH_TOOLS
 
-from conftest import settings_for
-from fake_github import FakeGitHub
+from fake_github import FakeGitHub, settings_for
 from patchbay.testing import Answer, connect
 from patchbay_github.server import connector
 

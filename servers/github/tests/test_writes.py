@@ -9,8 +9,7 @@ import pytest
 from mcp import Client
 from tools_matrix import APP, REPO_TOOLS
 
-from conftest import settings_for
-from fake_github import FakeGitHub, blob_sha
+from fake_github import FakeGitHub, blob_sha, settings_for
 from patchbay.testing import Answer, connect
 from patchbay_github.server import connector
 
