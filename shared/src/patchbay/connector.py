@@ -66,6 +66,7 @@ class Connector(Generic[SettingsT, StateT]):
         open_world: bool = True,
         error_mappers: Collection[Mapper] = (),
         preflight: Callable[[SettingsT], Awaitable[None]] | None = None,
+        strict_arguments: bool = False,
     ) -> None:
         expected = f"PATCHBAY_{connector_id.upper()}_"
         if settings.model_config.get("env_prefix") != expected:
@@ -76,7 +77,7 @@ class Connector(Generic[SettingsT, StateT]):
         self.description = description
         self.instructions = instructions
         self.settings_class = settings
-        self.hooks = Hooks(lifespan=lifespan)
+        self.hooks = Hooks(lifespan=lifespan, strict_arguments=strict_arguments)
         self.open_world = open_world
         self.error_mappers = list(error_mappers)
         self.preflight = preflight  # checks before serving that may refuse to start (SettingsError)

@@ -66,3 +66,5 @@ class Hooks:
     on_subscribe: SubscriptionHook | None = None
     on_unsubscribe: SubscriptionHook | None = None
     has_prompts: bool = False
+    strict_arguments: bool = False
+    """Refuse tool arguments the schema does not name (`additionalProperties: false`), instead of dropping them."""
