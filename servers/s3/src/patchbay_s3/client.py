@@ -56,6 +56,7 @@ class S3:
         config = policy.botocore_config(write=kind == "write").merge(
             Config(
                 s3={"addressing_style": self.settings.addressing_style},
+                signature_version="s3v4",  # presigned URLs too (botocore would sign some with SigV2)
                 connect_timeout=10,
                 read_timeout=60,
                 max_pool_connections=max(10, self.settings.workers),

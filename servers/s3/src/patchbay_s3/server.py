@@ -188,11 +188,11 @@ async def get_object(
         ctx, read_body, _state(ctx), where, (offset, length), mode, _settings(ctx).max_object_bytes, progress.advance
     )
     got = body.content
-    blocks: list[types.ContentBlock] = [got.block]
-    if got.truncated or got.start:
-        cut = "; ask for the next range with offset" if got.truncated else ""
-        blocks.append(types.TextContent(type="text", text=f"[s3://{name}/{checked}: {got.range_note()}{cut}]"))
-    return types.CallToolResult(content=blocks)
+    if not (got.truncated or got.start):
+        return types.CallToolResult(content=[got.block])
+    cut = "; ask for the next range with offset" if got.truncated else ""
+    note = types.TextContent(type="text", text=f"[s3://{name}/{checked}: {got.range_note()}{cut}]")
+    return types.CallToolResult(content=[note, got.block])  # the note first: a long text is cut at its end
 
 
 @connector.tool("read")
