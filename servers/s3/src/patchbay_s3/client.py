@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from patchbay.errors import ToolError
 from patchbay.redaction import Redactor
 from patchbay.retry import RetryPolicy
 from patchbay.workers import checkpoint
@@ -196,6 +197,14 @@ class S3:
         url: str = self._client("write" if method == "PUT" else "read").generate_presigned_url(
             operation, Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
         )
+        if "X-Amz-Security-Token=" in url:
+            # Temporary (STS, SSO, role) credentials put their session token in the URL: this
+            # connector never reveals it (and the redactor would mask it, breaking the URL).
+            raise ToolError(
+                "Refused: these are temporary AWS credentials (a session token), and a presigned URL would "
+                "carry the token to whoever reads it. Nothing was signed; presign with long-term credentials, "
+                "or use get_object."
+            )
         return url
 
     # -- writing ------------------------------------------------------------------------
