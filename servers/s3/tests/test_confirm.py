@@ -11,11 +11,11 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import settings
-from s3front import S3Front
 
+from conftest import settings
 from patchbay.testing import Answer, connect
 from patchbay_s3.server import connector
+from s3front import S3Front
 
 pytestmark = pytest.mark.anyio
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import settings
 from mcp import Client
-from s3front import S3Front
 
+from conftest import settings
 from patchbay.testing import runtime_of_server
 from patchbay_s3.server import connector
+from s3front import S3Front
 
 pytestmark = pytest.mark.anyio
 
