@@ -112,6 +112,8 @@ def is_secret(annotation: Any) -> bool:
 
 def _default(field: Any) -> Any:
     if field.default_factory is not None:
-        return field.default_factory()
+        value = field.default_factory()
+        # An allowlist (scope.py) defaults to an empty one: its entries, like any list.
+        return value if isinstance(value, list | dict) else list(value)
     default = field.default
     return default if isinstance(default, str | int | float | bool) or default is None else str(default)
