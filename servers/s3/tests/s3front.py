@@ -9,6 +9,7 @@ moto itself never gives.
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.request
 from typing import Any
@@ -38,6 +39,7 @@ class MotoS3:
         self.url = ""
 
     def __enter__(self) -> MotoS3:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one INFO line per request otherwise
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
