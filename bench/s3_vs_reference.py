@@ -39,7 +39,7 @@ from common import ROOT, RawPipe, print_header, raw_result, report_failure, run_
 
 sys.path.insert(0, str(ROOT / "servers" / "s3" / "tests"))
 
-from s3front import CREDENTIALS, MotoS3  # noqa: E402
+from s3front import CREDENTIALS, MotoS3
 
 PEER = "aws-s3-mcp==0.1.3"
 BUCKET = "bench"
