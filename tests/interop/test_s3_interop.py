@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mcp_clients import TRANSPORTS, Clients, Servers, Target, console_script, serve, text_of
+from mcp_clients import TRANSPORTS, Clients, Servers, console_script, serve, text_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "servers" / "s3" / "tests"))
 
@@ -59,13 +59,11 @@ def servers(moto: MotoS3, boto: Any) -> Iterator[Servers]:
     yield from serve(command, env)
 
 
-@pytest.fixture(params=TRANSPORTS)
-def target(request: pytest.FixtureRequest, servers: Servers) -> Target:
-    return servers.target(str(request.param))
-
-
-def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(clients: Clients, target: Target) -> None:
-    entry = target.inspector_entry()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(
+    clients: Clients, servers: Servers, transport: str
+) -> None:
+    entry = servers.target(transport).inspector_entry()
     listed = clients.inspector(entry, "--method", "tools/list", "--strict")
     assert listed.code == 0, listed.stderr
     assert {tool["name"] for tool in listed.result["tools"]} == TOOLS
@@ -83,8 +81,12 @@ def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(clients: Cli
     assert read.result["contents"][0]["text"] == "hello from moto"
 
 
-def test_typescript_client_lists_calls_and_confirms(clients: Clients, target: Target, boto: Any) -> None:
-    key = f"made/{target.transport}.txt"
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_typescript_client_lists_calls_and_confirms(
+    clients: Clients, servers: Servers, transport: str, boto: Any
+) -> None:
+    target = servers.target(transport)
+    key = f"made/{transport}.txt"
     boto.put_object(Bucket="data", Key=key, Body=b"to delete")
     delete = {"op": "callTool", "name": "delete_objects", "arguments": {"bucket": "data", "keys": [key]}}
     report = clients.typescript(

@@ -87,12 +87,13 @@ class S3:
         self, bucket: str, prefix: str, delimiter: str | None, token: str | None, limit: int
     ) -> dict[str, Any]:
         """One page of ListObjectsV2."""
+        return self._page("list_objects_v2", bucket, prefix, limit, Delimiter=delimiter, ContinuationToken=token)
+
+    def _page(self, operation: str, bucket: str, prefix: str, limit: int, **given: str | None) -> dict[str, Any]:
+        """One page of a listing operation; only the markers given are sent."""
         params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": limit}
-        if delimiter:
-            params["Delimiter"] = delimiter
-        if token:
-            params["ContinuationToken"] = token
-        page: dict[str, Any] = self._client().list_objects_v2(**params)
+        params.update({name: value for name, value in given.items() if value})
+        page: dict[str, Any] = getattr(self._client(), operation)(**params)
         return page
 
     def keys_under(self, bucket: str, prefix: str, most: int) -> list[tuple[str, str]]:
@@ -166,13 +167,9 @@ class S3:
         self, bucket: str, prefix: str, key_marker: str | None, version_marker: str | None, limit: int
     ) -> dict[str, Any]:
         """One page of ListObjectVersions."""
-        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": limit}
-        if key_marker:
-            params["KeyMarker"] = key_marker
-        if version_marker:
-            params["VersionIdMarker"] = version_marker
-        page: dict[str, Any] = self._client().list_object_versions(**params)
-        return page
+        return self._page(
+            "list_object_versions", bucket, prefix, limit, KeyMarker=key_marker, VersionIdMarker=version_marker
+        )
 
     def versioning(self, bucket: str) -> str:
         """`Enabled`, `Suspended`, or `Off` (never enabled)."""

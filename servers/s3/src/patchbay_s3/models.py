@@ -67,9 +67,9 @@ class Listing(Paginated):
 class ObjectHead(BaseModel):
     """An object's metadata, from a HEAD request (no body read)."""
 
+    size: int
     bucket: str
     key: str
-    size: int
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None

@@ -47,17 +47,20 @@ async def _s3(settings: S3Settings) -> AsyncIterator[S3]:
     yield S3(settings, redactor)
 
 
+INSTRUCTIONS = (
+    "Objects are named by bucket and key; list_buckets shows what you may use. s3://{bucket}/{key} reads one."
+)
+
 connector: Connector[S3Settings, S3] = Connector(
     "s3",
-    title="Patchbay S3",
-    version=__version__,
     settings=S3Settings,
-    description="Amazon S3 and S3-compatible stores: buckets and objects within an allowlist.",
-    instructions="Objects are named by bucket and key; list_buckets shows what you may use. s3://{bucket}/{key} "
-    "reads one object.",
     lifespan=_s3,
     error_mappers=[s3_errors],
-    strict_arguments=True,
+    strict_arguments=True,  # unknown arguments are refused, never passed on to boto3
+    title="Patchbay S3",
+    version=__version__,
+    description="Amazon S3 and S3-compatible stores: buckets and objects within an allowlist.",
+    instructions=INSTRUCTIONS,
 )
 
 BucketName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{3,63}$", description="Bucket name.")]
