@@ -320,3 +320,20 @@ async def test_results_are_compact_text_with_full_structured_content(front: S3Fr
         result = await client.call_tool("list_objects", {"bucket": "data"})
     assert "a.txt" in result.content[0].text and "{" not in result.content[0].text
     assert json.dumps(result.structured_content)
+
+
+async def test_large_downloads_report_progress(front: S3Front, boto: Any, era: str) -> None:
+    boto.create_bucket(Bucket="data")
+    boto.put_object(Bucket="data", Key="big.csv", Body=b"a,b\n" * (9 << 18), ContentType="text/csv")  # 9 MiB
+    progress: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    config = settings(front, max_object_bytes=10 << 20, max_result_bytes=16 << 20)
+    async with connect(connector, config, era=era) as client:
+        result = await client.call_tool(
+            "get_object", {"bucket": "data", "key": "big.csv"}, progress_callback=on_progress
+        )
+    assert len(result.content[0].text) == 9 << 20
+    assert progress == ["4194304 bytes downloaded", "8388608 bytes downloaded"]
