@@ -337,3 +337,21 @@ async def test_large_downloads_report_progress(front: S3Front, boto: Any, era: s
         )
     assert len(result.content[0].text) == 9 << 20
     assert progress == ["4194304 bytes downloaded", "8388608 bytes downloaded"]
+
+
+async def test_s3_errors_read_as_one_clear_sentence(front: S3Front, boto: Any, era: str) -> None:
+    boto.create_bucket(Bucket="data")
+    front.fail("HEAD", "/data/{key:path}", status=403, body="AccessDenied", times=1)
+    async with connect(connector, settings(front), era=era) as client:
+        denied = await client.call_tool("head_object", {"bucket": "data", "key": "a.txt"})
+        missing = await client.call_tool("get_object", {"bucket": "data", "key": "nope.txt"})
+    async with connect(connector, settings(front, buckets="data2")) as client:
+        no_bucket = await client.call_tool("list_objects", {"bucket": "data2"})
+    assert text(denied) == (
+        "S3 denied access (HeadObject) (403): the credentials lack a permission; "
+        "the README lists the IAM policy this connector needs."
+    )
+    assert text(missing) == "No object (HeadObject); list_objects shows the keys that exist."
+    assert text(no_bucket) == "No such bucket (ListObjectsV2); list_buckets shows the buckets you may use."
+    for result in (denied, missing, no_bucket):
+        assert result.is_error and "Traceback" not in text(result) and "AKIA" not in text(result)
