@@ -310,11 +310,12 @@ def _rule(rule: dict[str, Any]) -> str:
 IfNoneMatch = Annotated[bool, Field(description="Create only: fail if the object exists (never asks).")]
 
 
-def _put_question(ctx: Context, bucket: str, key: str, if_none_match: bool = False) -> Question | None:
+async def _put_question(ctx: Context, bucket: str, key: str, if_none_match: bool = False) -> Question | None:
     if if_none_match:
         return None
     name, checked = object_name(_buckets(ctx), bucket, key)
-    return overwrite_question(_state(ctx), name, checked, "with the new content")
+    question: Question | None = await _call(ctx, overwrite_question, _state(ctx), name, checked, "with the new content")
+    return question
 
 
 def _decode(text: str | None, data: str | None, limit: int) -> bytes:
@@ -360,10 +361,12 @@ async def put_object(
     )
 
 
-def _copy_question(ctx: Context, source_bucket: str, source_key: str, bucket: str, key: str) -> Question | None:
+async def _copy_question(ctx: Context, source_bucket: str, source_key: str, bucket: str, key: str) -> Question | None:
     object_name(_buckets(ctx), source_bucket, source_key, argument="source_key")
     name, checked = object_name(_buckets(ctx), bucket, key)
-    return overwrite_question(_state(ctx), name, checked, f"with a copy of s3://{source_bucket}/{source_key}")
+    what = f"with a copy of s3://{source_bucket}/{source_key}"
+    question: Question | None = await _call(ctx, overwrite_question, _state(ctx), name, checked, what)
+    return question
 
 
 @connector.tool("write", confirm=_copy_question)
@@ -405,8 +408,12 @@ Keys = Annotated[list[Key] | None, Field(max_length=1000, description="Exact key
 DeletePrefix = Annotated[str | None, Field(min_length=1, max_length=1024, description="Delete every key under this.")]
 
 
-def _delete_question(ctx: Context, bucket: str, keys: list[str] | None = None, prefix: str | None = None) -> Question:
-    return doomed(_state(ctx), _buckets(ctx), bucket, keys, prefix).question()
+async def _delete_question(
+    ctx: Context, bucket: str, keys: list[str] | None = None, prefix: str | None = None
+) -> Question:
+    plan = await _call(ctx, doomed, _state(ctx), _buckets(ctx), bucket, keys, prefix)
+    question: Question = plan.question()
+    return question
 
 
 @connector.tool("destructive", confirm=_delete_question)
