@@ -39,6 +39,9 @@ async def test_read_only_offers_read_tools_and_writes_add_the_rest(front: S3Fron
         assert tool.input_schema["additionalProperties"] is False, tool.name
     hints = {tool.name: tool.annotations for tool in tools}
     assert hints["delete_objects"].destructive_hint and not hints["put_object"].read_only_hint
+    # Uploads and copies may replace an object: hinted destructive for hosts that approve by annotation.
+    assert hints["put_object"].destructive_hint and hints["copy_object"].destructive_hint
+    assert not hints["put_object_tagging"].destructive_hint
     assert hints["get_object"].read_only_hint
 
 

@@ -330,7 +330,7 @@ def _decode(text: str | None, data: str | None, limit: int) -> bytes:
     return body
 
 
-@connector.tool("write", confirm=_put_question)
+@connector.tool("write", confirm=_put_question, may_destroy=True)
 async def put_object(
     ctx: Context,
     bucket: BucketName,
@@ -369,7 +369,7 @@ async def _copy_question(ctx: Context, source_bucket: str, source_key: str, buck
     return question
 
 
-@connector.tool("write", confirm=_copy_question)
+@connector.tool("write", confirm=_copy_question, may_destroy=True)
 async def copy_object(
     ctx: Context,
     source_bucket: BucketName,
