@@ -142,13 +142,27 @@ async def main(args: argparse.Namespace) -> None:
         peer_cmd = [uvx, "--from", PEER, "--with", "mcp<2", "aws-s3-mcp"] if uvx else None
         async with RawPipe(ours_cmd, env) as ours:
             peer_pipe = RawPipe(peer_cmd, env) if peer_cmd else None
-            peer = await peer_pipe.__aenter__() if peer_pipe else None
+            peer = await reach_peer(peer_pipe)
             try:
                 await measure(args, ours, peer)
             finally:
-                if peer_pipe is not None:
-                    await peer_pipe.__aexit__(None, None, None)
+                if peer is not None:
+                    await peer.__aexit__(None, None, None)
             await upload(args, ours)
+
+
+async def reach_peer(pipe: RawPipe | None) -> RawPipe | None:
+    """The peer, started and shown to reach moto (one listing); None, saying why, when it cannot."""
+    if pipe is None:
+        print(f"peer NOT MEASURED: uvx is not on PATH, so {PEER} cannot be started")
+        return None
+    try:
+        await pipe.__aenter__()
+        result_data(await pipe.call_tool("s3_list_objects", {"bucket_name": BUCKET, "max_keys": 1}), "peer")
+    except Exception as exc:
+        print(f"peer NOT MEASURED: {PEER} could not be started or could not reach moto: {type(exc).__name__}: {exc}")
+        return None
+    return pipe
 
 
 async def measure(args: argparse.Namespace, ours: RawPipe, peer: RawPipe | None) -> None:
