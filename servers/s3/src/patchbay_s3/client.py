@@ -68,6 +68,13 @@ class S3:
             "s3", region_name=self.settings.region, endpoint_url=self.settings.endpoint_url, config=config
         )
 
+    def close(self) -> None:
+        """Close the clients' connection pools (at the end of the server's life)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
     def _register_credentials(self) -> None:
         """Mask the secret key and session token (STS) in every log and result, refreshed ones too."""
         credentials = self._session.get_credentials() if self._session is not None else None

@@ -44,7 +44,11 @@ from patchbay_s3.settings import S3Settings
 async def _s3(settings: S3Settings) -> AsyncIterator[S3]:
     redactor = running_redactor()
     assert redactor is not None, "the runtime runs the lifespan under its redactor"
-    yield S3(settings, redactor)
+    s3 = S3(settings, redactor)
+    try:
+        yield s3
+    finally:
+        s3.close()
 
 
 INSTRUCTIONS = (
