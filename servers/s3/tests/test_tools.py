@@ -358,3 +358,16 @@ async def test_s3_errors_read_as_one_clear_sentence(front: S3Front, boto: Any, e
     assert text(no_bucket) == "No such bucket (ListObjectsV2); list_buckets shows the buckets you may use."
     for result in (denied, missing, no_bucket):
         assert result.is_error and "Traceback" not in text(result) and "AKIA" not in text(result)
+
+
+async def test_a_call_that_outlives_its_deadline_fails_cleanly(front: S3Front, boto: Any, era: str) -> None:
+    boto.create_bucket(Bucket="data")
+    front.delay("GET", "/data", seconds=30, times=1)
+    async with connect(connector, settings(front, upstream_timeout_seconds=1, retry_attempts=1), era=era) as client:
+        try:
+            late = await client.call_tool("list_objects", {"bucket": "data"})
+        finally:
+            front.clear_faults()  # lets the held request (and its worker thread) finish
+        after = await client.call_tool("list_objects", {"bucket": "data"})
+    assert late.is_error and text(late) == "The operation timed out; try again, or narrow the request."
+    assert not after.is_error
