@@ -94,3 +94,35 @@ class S3Front(FakeService):
     def sent(self, method: str) -> list[FakeRequest]:
         """Requests of one method, excluding the ones an injected fault answered."""
         return [r for r in self.journal if r.method == method and r.fault is None]
+
+
+def settings(front: S3Front, buckets: str | None = "data", **more: Any) -> dict[str, Any]:
+    """Connector settings pointed at the front."""
+    base: dict[str, Any] = {"endpoint_url": front.url, "region": "us-east-1", "retry_max_wait_seconds": 30}
+    if buckets is not None:
+        base["buckets"] = buckets
+    return {**base, **more}
+
+
+def bulk_put(bucket: str, keys: list[str], body: bytes = b"x") -> None:
+    """Put many small objects straight into moto's in-process backend (arranging state, not under test:
+    thousands of PUTs over HTTP would take most of a minute)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for key in keys:
+        backend.put_object(bucket, key, body)
+
+
+READ_TOOLS = {
+    "list_buckets",
+    "list_objects",
+    "head_object",
+    "get_object",
+    "get_object_tagging",
+    "list_object_versions",
+    "presign_url",
+    "get_bucket_info",
+}
+WRITE_TOOLS = {"put_object", "copy_object", "put_object_tagging", "delete_objects"}

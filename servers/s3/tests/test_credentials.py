@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from conftest import settings
 from patchbay.testing import runtime_of_server
 from patchbay_s3.server import connector
-from s3front import S3Front
+from s3front import S3Front, settings
 
 pytestmark = pytest.mark.anyio
 

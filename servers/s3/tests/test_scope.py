@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from conftest import settings
 from patchbay.testing import Answer, connect
 from patchbay_s3.server import connector
-from s3front import S3Front
+from s3front import S3Front, settings
 
 pytestmark = pytest.mark.anyio
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from conftest import settings
 from patchbay.settings import SettingsError
 from patchbay.testing import connect
 from patchbay_s3.server import connector
 from patchbay_s3.settings import S3Settings
-from s3front import S3Front
+from s3front import S3Front, settings
 
 SCRIPT = str(Path(sys.executable).with_name("patchbay-s3"))
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from conftest import READ_TOOLS, WRITE_TOOLS, bulk_put, settings
 from patchbay.testing import Answer, connect
 from patchbay_s3.server import connector
-from s3front import S3Front
+from s3front import READ_TOOLS, WRITE_TOOLS, S3Front, bulk_put, settings
 
 pytestmark = pytest.mark.anyio
 
