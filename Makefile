@@ -31,12 +31,13 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-## bench: base overhead vs a bare MCPServer; filesystem, postgres and s3 vs the reference servers; 1/2/3 replicas behind nginx
+## bench: base overhead vs a bare MCPServer; filesystem, postgres, s3 and drive vs the reference servers; 1/2/3 replicas behind nginx
 bench: sync
 	$(UV) run --frozen python bench/base_overhead.py
 	$(UV) run --frozen python bench/filesystem_vs_reference.py
 	$(UV) run --frozen python bench/postgres_vs_reference.py
 	$(UV) run --frozen python bench/s3_vs_reference.py
+	$(UV) run --frozen python bench/drive_vs_reference.py
 	PATCHBAY_NGINX="$$(bash tools/ensure-nginx.sh)" $(UV) run --frozen python bench/replicas.py
 
 ## catalog: regenerate catalog.json (root and bundled copy) from servers/*/server.json and the connectors

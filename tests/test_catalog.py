@@ -136,3 +136,13 @@ def test_patchbay_list_and_show_read_the_bundled_catalog(tmp_path: Path) -> None
     )
     assert missing.returncode == 2
     assert "no connector 'nope'" in missing.stderr
+
+
+def test_an_allowlist_setting_is_catalogued_as_its_entries() -> None:
+    """An `Allowlist` field (a default_factory) is listed as the list of its entries, so the catalog is JSON."""
+    from patchbay_drive.settings import DriveSettings
+
+    listed = {s["name"]: s for s in catalog._settings(DriveSettings)}
+    assert listed["PATCHBAY_DRIVE_FOLDERS"]["default"] == []
+    assert listed["PATCHBAY_DRIVE_FOLDERS"]["flag"] == "--folders"
+    json.dumps(listed)

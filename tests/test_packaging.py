@@ -571,6 +571,8 @@ def _launch_arguments(connector_id: str, tmp_path: Path) -> tuple[list[str], dic
         return [], {"PATCHBAY_POSTGRES_DSN": f"postgresql://app@127.0.0.1:{port}/app"}
     if connector_id == "s3":  # boto3 is not even imported before the first call: no store needed to list tools
         return ["--buckets", "example", "--endpoint-url", "http://127.0.0.1:9"], {"AWS_EC2_METADATA_DISABLED": "true"}
+    if connector_id == "drive":  # no credentials needed to list tools; no token file of the developer's read
+        return ["--folders", "0AbCdEf123"], {"PATCHBAY_DRIVE_TOKEN_FILE": str(tmp_path / "no-token.json")}
     return [], {}
 
 

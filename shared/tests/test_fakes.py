@@ -501,6 +501,19 @@ def test_a_drive_request_the_document_does_not_allow_is_caught() -> None:
     ]
 
 
+def test_a_resumable_sessions_chunks_are_checked_as_its_upload_method() -> None:
+    """The session URI Google returns (`?uploadType=resumable&upload_id=...`) takes PUTs of chunks:
+    allowed on an upload path, still refused elsewhere."""
+    fake = FakeDrive([])
+    with fake:
+        call(fake, "PUT", "/upload/drive/v3/files?uploadType=resumable&upload_id=u1")
+        call(fake, "PUT", "/upload/drive/v3/files/abc?uploadType=resumable&upload_id=u1")
+        call(fake, "GET", "/drive/v3/files?upload_id=u1")
+        found = fake.violations
+        fake.clear()
+    assert found == ["Drive v3 drive.files.list (GET /drive/v3/files): unknown query parameter 'upload_id'"]
+
+
 # -- Slack: slack_sdk.WebClient against a fake ----------------------------------------------------
 
 

@@ -112,8 +112,7 @@ def is_secret(annotation: Any) -> bool:
 
 def _default(field: Any) -> Any:
     if field.default_factory is not None:
-        value = field.default_factory()
-        # An allowlist (scope.py) defaults to an empty one: its entries, like any list.
-        return value if isinstance(value, list | dict) else list(value)
+        made = field.default_factory()
+        return made if isinstance(made, list | dict) else list(made)  # an Allowlist lists its entries
     default = field.default
     return default if isinstance(default, str | int | float | bool) or default is None else str(default)

@@ -461,8 +461,9 @@ class DiscoveryContract:
         self._methods.sort(key=lambda m: m[0])
 
     def _method(self, request: FakeRequest) -> tuple[Mapping[str, Any], bool] | None:
+        session = request.arg("upload_id") is not None  # a resumable session's chunks are PUT to its URI
         for _, http_method, regex, method, upload in self._methods:
-            if http_method == request.method and regex.fullmatch(request.path):
+            if (http_method == request.method or (session and upload)) and regex.fullmatch(request.path):
                 return method, upload
         return None
 
@@ -482,6 +483,8 @@ class DiscoveryContract:
         what = f"{self.name} {method.get('id', '?')} ({request.method} {request.path})"
         parameters = method.get("parameters", {})
         known = self._globals | {k for k, v in parameters.items() if v.get("location") == "query"}
+        if upload:
+            known |= {"upload_id"}  # the session URI Google returns in `Location` for resumable uploads
         messages = [f"{what}: unknown query parameter {name!r}" for name in request.query if name not in known]
         messages += [
             f"{what}: missing required query parameter {name!r}"

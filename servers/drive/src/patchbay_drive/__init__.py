@@ -1,0 +1,3 @@
+"""Patchbay Google Drive connector."""
+
+__version__ = "0.1.0"
