@@ -9,7 +9,6 @@ user first. Blocking boto3 calls go through the base's upstream helper.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from patchbay import (
     check_unchanged,
     runtime_of,
 )
+from patchbay.content import body_from
 from patchbay.redaction import running_redactor
 from patchbay.scope import BucketAllowlist
 from patchbay.upstream import upstream_of
@@ -323,14 +323,9 @@ async def _put_question(ctx: Context, bucket: str, key: str, if_none_match: bool
 
 
 def _decode(text: str | None, data: str | None, limit: int) -> bytes:
-    if (text is None) == (data is None):
-        raise InvalidArgument("text", "give either text or base64, not both or neither")
-    try:
-        body = text.encode() if text is not None else base64.b64decode(data or "", validate=True)
-    except binascii.Error:
-        raise InvalidArgument("base64", "is not valid base64") from None
-    if len(body) > limit:
-        raise InvalidArgument("base64", f"the body is {len(body)} bytes, over the {limit}-byte limit")
+    body = body_from(text, data, limit=limit)
+    if body is None:
+        raise InvalidArgument("text", "give the content as text or as base64")
     return body
 
 
