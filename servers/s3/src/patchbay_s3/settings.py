@@ -16,15 +16,6 @@ class S3Settings(ConnectorSettings):
 
     model_config = SettingsConfigDict(env_prefix="PATCHBAY_S3_")
 
-    cli_flags: ClassVar[frozenset[str]] = ConnectorSettings.cli_flags | {
-        "buckets",
-        "all_buckets",
-        "region",
-        "endpoint_url",
-        "profile",
-        "path_style",
-    }
-
     buckets: BucketAllowlist = Field(
         default_factory=BucketAllowlist,
         description="Buckets (and bucket/prefix/ of keys) the tools may touch, comma-separated; empty allows none.",
@@ -52,6 +43,16 @@ class S3Settings(ConnectorSettings):
         3600, ge=1, le=604800, description="Longest expiry presign_url grants (S3 allows at most 7 days)."
     )
     presign_default_seconds: int = Field(900, ge=1, description="Expiry of a presigned URL when none is asked for.")
+
+    # The settings with a command-line flag of their own (__main__.py adds them to the parser).
+    cli_flags: ClassVar[frozenset[str]] = ConnectorSettings.cli_flags | {
+        "buckets",
+        "all_buckets",
+        "region",
+        "endpoint_url",
+        "profile",
+        "path_style",
+    }
 
     @model_validator(mode="after")
     def _presign_default_within_maximum(self) -> S3Settings:
