@@ -31,11 +31,12 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-## bench: base overhead vs a bare MCPServer; filesystem, postgres, drive, slack and github vs the reference servers; 1/2/3 replicas behind nginx
+## bench: base overhead vs a bare MCPServer; filesystem, postgres, s3, drive, slack and github vs the reference servers; 1/2/3 replicas behind nginx
 bench: sync
 	$(UV) run --frozen python bench/base_overhead.py
 	$(UV) run --frozen python bench/filesystem_vs_reference.py
 	$(UV) run --frozen python bench/postgres_vs_reference.py
+	$(UV) run --frozen python bench/s3_vs_reference.py
 	$(UV) run --frozen python bench/drive_vs_reference.py
 	$(UV) run --frozen python bench/slack_vs_reference.py
 	$(UV) run --frozen python bench/github_vs_reference.py

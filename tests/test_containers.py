@@ -59,7 +59,7 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 BASE_SCRIPT = ROOT / "tools" / "build-base-image.sh"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-BUILT = ("filesystem", "postgres", "drive", "slack", "github")  # the connectors built and run here
+BUILT = ("filesystem", "postgres", "s3", "drive", "slack", "github")  # the connectors built and run here
 CONTAINER_PORT = 8000
 NON_ROOT_UID = 10001
 DEV_ONLY = ("pytest", "pytest-timeout", "pytest-docker", "ruff", "mypy", "pip", "uv", "setuptools", "wheel")
@@ -623,6 +623,7 @@ REQUIRED_SETTINGS = {
     # Everything a connector needs except auth: directories for filesystem, a DSN for postgres.
     "filesystem": ([], ["/tmp"]),
     "postgres": (["-e", "PATCHBAY_POSTGRES_DSN=postgresql://u:p@192.0.2.1:5432/app"], []),
+    "s3": (["-e", "PATCHBAY_S3_BUCKETS=example", "-e", "AWS_EC2_METADATA_DISABLED=true"], []),
     "drive": (["-e", "PATCHBAY_DRIVE_FOLDERS=0AbCdEf123"], []),
     "slack": (["-e", "PATCHBAY_SLACK_BOT_TOKEN=xoxb-container"], []),
     "github": (["-e", "PATCHBAY_GITHUB_REPOS=octo-org/app"], []),

@@ -569,6 +569,8 @@ def _launch_arguments(connector_id: str, tmp_path: Path) -> tuple[list[str], dic
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         return [], {"PATCHBAY_POSTGRES_DSN": f"postgresql://app@127.0.0.1:{port}/app"}
+    if connector_id == "s3":  # boto3 is not even imported before the first call: no store needed to list tools
+        return ["--buckets", "example", "--endpoint-url", "http://127.0.0.1:9"], {"AWS_EC2_METADATA_DISABLED": "true"}
     if connector_id == "drive":  # no credentials needed to list tools; no token file of the developer's read
         return ["--folders", "0AbCdEf123"], {"PATCHBAY_DRIVE_TOKEN_FILE": str(tmp_path / "no-token.json")}
     if connector_id == "slack":  # a token, and an API URL nobody answers: Slack is first asked at a tool call

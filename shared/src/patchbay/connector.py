@@ -66,6 +66,7 @@ class Connector(Generic[SettingsT, StateT]):
         open_world: bool = True,
         error_mappers: Collection[Mapper] = (),
         preflight: Callable[[SettingsT], Awaitable[None]] | None = None,
+        strict_arguments: bool = False,
     ) -> None:
         expected = f"PATCHBAY_{connector_id.upper()}_"
         if settings.model_config.get("env_prefix") != expected:
@@ -76,7 +77,7 @@ class Connector(Generic[SettingsT, StateT]):
         self.description = description
         self.instructions = instructions
         self.settings_class = settings
-        self.hooks = Hooks(lifespan=lifespan)
+        self.hooks = Hooks(lifespan=lifespan, strict_arguments=strict_arguments)
         self.open_world = open_world
         self.error_mappers = list(error_mappers)
         self.preflight = preflight  # checks before serving that may refuse to start (SettingsError)
@@ -93,6 +94,7 @@ class Connector(Generic[SettingsT, StateT]):
         title: str | None = None,
         confirm: Summary | None = None,
         idempotent: bool | None = None,
+        may_destroy: bool = False,
         open_world: bool | None = None,
         secret_args: Collection[str] = (),
         paginated: bool = False,
@@ -104,7 +106,9 @@ class Connector(Generic[SettingsT, StateT]):
         facts it shows (see `confirm.check_unchanged`). Destructive tools must have one
         and always ask (a question function that returns None refuses the call); a write
         tool may have one that returns None when there is nothing to ask (e.g. a small
-        change). `secret_args` names arguments whose values never appear in logs or
+        change). `may_destroy` gives a write tool that can replace data (an upload over an
+        existing object) `destructiveHint`, for hosts that approve calls by annotation
+        (`--confirm=never`). `secret_args` names arguments whose values never appear in logs or
         results. `paginated` tools take `cursor: Cursor` and return a `Page`: the base
         opens the client's cursor before the call and seals `next_cursor` after it.
         A plain `def` tool runs in a worker thread (blocking work); `async def` on the loop.
@@ -127,6 +131,7 @@ class Connector(Generic[SettingsT, StateT]):
                 title=title or tool_name.replace("_", " ").capitalize(),
                 summary=confirm,
                 idempotent=idempotent,
+                may_destroy=may_destroy,
                 open_world=self.open_world if open_world is None else open_world,
                 secret_args=frozenset(secret_args),
                 paginated=paginated,

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import mcp_types as types
 import pydantic_core
 
-from patchbay.errors import ToolError
+from patchbay.errors import InvalidArgument, ToolError
 
 DEFAULT_MAX_BYTES = 1 << 20
 META_KEY = "patchbay/truncated"
@@ -306,6 +306,42 @@ async def aread_content(
     data = await read(offset, length) if length else b""
     options = {"name": name, "uri": uri, "mime_type": mime_type, "encoding": encoding, "as_text": as_text}
     return _finish(data, size, offset, max_bytes, binary == "cut", options)
+
+
+# Content a tool is given ------------------------------------------------------------------
+
+
+def body_from(
+    text: str | None,
+    data: str | None,
+    *,
+    names: tuple[str, str] = ("text", "base64"),
+    limit: int | None = None,
+) -> bytes | None:
+    """The bytes of an upload given as `text` (UTF-8) or as base64 `data`, at most one of them.
+
+    None when neither was given (the caller decides whether that is allowed). `names` are
+    the two arguments as the tool calls them, for the error; `limit` caps the decoded size.
+
+    Raises:
+        InvalidArgument: both given, the base64 does not decode, or the body is over `limit`.
+    """
+    if text is not None and data is not None:
+        raise InvalidArgument(names[1], f"give {names[0]} or {names[1]}, not both")
+    if data is not None:
+        try:
+            body = base64.b64decode(data, validate=True)
+        except ValueError:
+            raise InvalidArgument(names[1], "is not valid base64") from None
+    elif text is not None:
+        body = text.encode()
+    else:
+        return None
+    if limit is not None and len(body) > limit:
+        raise InvalidArgument(
+            names[1] if data is not None else names[0], f"is {len(body)} bytes, over the {limit}-byte limit"
+        )
+    return body
 
 
 # The cap on one tool result -------------------------------------------------------------

@@ -563,6 +563,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the journal is the log."""
 
+    def handle_expect_100(self) -> bool:
+        """Answer `Expect: 100-continue` at once: the buffered writer would otherwise hold the interim
+        answer back, and the client (botocore sends it with every PUT body) waits a second for it."""
+        self.send_response_only(HTTPStatus.CONTINUE)
+        self.end_headers()
+        self.wfile.flush()
+        return True
+
     def handle_one_request(self) -> None:
         try:
             self.raw_requestline = self.rfile.readline(65537)

@@ -42,6 +42,8 @@ class ToolSpec:
     open_world: bool
     secret_args: frozenset[str]
     paginated: bool = False
+    may_destroy: bool = False
+    """A write tool that can replace data: hinted as destructive (it asks before doing so itself)."""
 
     def annotations(self) -> types.ToolAnnotations:
         """MCP hints that follow from the safety class."""
@@ -49,7 +51,7 @@ class ToolSpec:
         return types.ToolAnnotations(
             title=self.title,
             read_only_hint=read,
-            destructive_hint=self.safety == "destructive",
+            destructive_hint=self.safety == "destructive" or self.may_destroy,
             idempotent_hint=read if self.idempotent is None else self.idempotent,
             open_world_hint=self.open_world,
         )
@@ -66,3 +68,5 @@ class Hooks:
     on_subscribe: SubscriptionHook | None = None
     on_unsubscribe: SubscriptionHook | None = None
     has_prompts: bool = False
+    strict_arguments: bool = False
+    """Refuse tool arguments the schema does not name (`additionalProperties: false`), instead of dropping them."""

@@ -167,7 +167,7 @@ class Runtime(Generic[SettingsT, StateT]):
             self._tools_listed = [
                 tool.model_copy(
                     update={
-                        "input_schema": compact_input_schema(tool.input_schema),
+                        "input_schema": compact_input_schema(tool.input_schema, closed=self.hooks.strict_arguments),
                         "output_schema": inline_refs(tool.output_schema) if tool.output_schema else None,
                     }
                 )

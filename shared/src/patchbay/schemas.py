@@ -63,7 +63,7 @@ def _refs(node: Any) -> set[str]:
     return own.union(*(_refs(value) for value in node.values())) if node else own
 
 
-def compact_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+def compact_input_schema(schema: dict[str, Any], *, closed: bool = False) -> dict[str, Any]:
     """An input schema as the model reads it in `tools/list`, without what tells it nothing.
 
     Pydantic titles every property with its own name (`"title": "Max Depth"`) and the
@@ -71,9 +71,11 @@ def compact_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     `{"anyOf": [{"type": "integer"}, {"type": "null"}], "default": null}` where leaving
     it out of `required` says the same. Both go: the schema accepts what it did, less a
     client sending an explicit null (which the server still accepts). The tool's
-    arguments are still validated in full by its own model.
+    arguments are still validated in full by its own model. `closed` adds
+    `additionalProperties: false` (a connector with `strict_arguments` refuses other names).
     """
-    return {key: _compact(value, key) for key, value in schema.items() if key != "title"}
+    compacted = {key: _compact(value, key) for key, value in schema.items() if key != "title"}
+    return {**compacted, "additionalProperties": False} if closed else compacted
 
 
 def _compact(node: Any, key: str | None = None) -> Any:

@@ -224,10 +224,17 @@ def wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Any:
 def serve_tool_calls(server: MCPServer[Any], runtime: Runtime[Any, Any]) -> None:
     """Answer `tools/call` through the SDK's tool manager, with the base's errors and client log."""
 
+    accepted = {
+        spec.name: ToolPlan.of(spec, runtime.settings.confirm).arg_names
+        for spec in runtime.tools.values()
+        if runtime.hooks.strict_arguments
+    }
+
     async def call_tool(ctx: Context[Any, Any], params: types.CallToolRequestParams) -> Any:
         with runtime.client_log.collecting(ctx) as collected:
             try:
                 check_arguments(params.arguments or {})
+                refuse_unknown_arguments(accepted.get(params.name), params.arguments or {})
                 result: Any = await server.call_tool(params.name, params.arguments or {}, ctx)
             except MCPError:
                 raise
@@ -239,6 +246,20 @@ def serve_tool_calls(server: MCPServer[Any], runtime: Runtime[Any, Any]) -> None
         return result
 
     sdk.serve_call_tool(server, call_tool)
+
+
+def refuse_unknown_arguments(accepted: tuple[str, ...] | None, arguments: dict[str, Any]) -> None:
+    """Refuse names a strict connector's tool does not take, rather than let the SDK drop them.
+
+    Raises:
+        InvalidArgument: the first unknown name, with the names the tool takes.
+    """
+    if accepted is None:
+        return
+    for name in arguments:
+        if name not in accepted:
+            takes = ", ".join(accepted) or "no arguments"
+            raise InvalidArgument(name[:100], f"is not an argument of this tool (it takes: {takes}); nothing was done")
 
 
 _PREFIX = "Error executing tool "
