@@ -1,6 +1,8 @@
 """Settings come from PATCHBAY_<ID>_* variables and the command line, and say what to fix."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from pydantic import SecretStr
@@ -70,3 +72,18 @@ def test_a_settings_class_must_use_its_connector_prefix() -> None:
 
     with pytest.raises(ValueError, match="env_prefix='PATCHBAY_NOTES_'"):
         Connector("notes", title="t", version="0", settings=ExampleSettings)
+
+
+def test_a_conventional_variable_fills_a_setting_its_own_variable_leaves_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Conventional(ExampleSettings):
+        env_fallbacks: ClassVar[Mapping[str, str]] = {"state_key": "EXAMPLE_SERVICE_KEY"}
+
+    monkeypatch.setenv("EXAMPLE_SERVICE_KEY", "from-the-service-variable")
+    settings = Conventional.load()
+    assert settings.state_key is not None and settings.state_key.get_secret_value() == "from-the-service-variable"
+    assert "from-the-service-variable" in set(settings.secret_values())  # redacted like the setting itself
+    monkeypatch.setenv("PATCHBAY_EXAMPLE_STATE_KEY", "own-variable")
+    assert Conventional.load().state_key.get_secret_value() == "own-variable"  # type: ignore[union-attr]
+    assert Conventional.load({"state_key": "flag"}).state_key.get_secret_value() == "flag"  # type: ignore[union-attr]
+    monkeypatch.delenv("PATCHBAY_EXAMPLE_STATE_KEY")
+    assert ExampleSettings.load().state_key is None  # only a connector that names the variable reads it

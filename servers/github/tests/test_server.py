@@ -53,3 +53,13 @@ def test_print_config_masks_the_token() -> None:
     )  # fmt: skip
     assert "ghp_supersecret" not in done.stdout
     assert '"token": "**********"' in done.stdout
+
+
+def test_the_token_comes_from_github_token_when_ours_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from patchbay_github.settings import GitHubSettings
+
+    monkeypatch.delenv("PATCHBAY_GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_conventional")
+    assert GitHubSettings.load().token.get_secret_value() == "ghp_conventional"  # type: ignore[union-attr]
+    monkeypatch.setenv("PATCHBAY_GITHUB_TOKEN", "ghp_ours")
+    assert GitHubSettings.load().token.get_secret_value() == "ghp_ours"  # type: ignore[union-attr]

@@ -42,3 +42,13 @@ def test_a_read_only_server_does_not_warn_about_its_empty_write_allowlist() -> N
         "No channels are allowed, so every call that names one is refused"
     ]
     assert "PATCHBAY_SLACK_WRITE_CHANNELS" in writing.scope_notices()[0]
+
+
+def test_tokens_come_from_slacks_own_variables_when_ours_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-conventional")
+    monkeypatch.setenv("SLACK_USER_TOKEN", "xoxp-conventional")
+    settings = SlackSettings.load()
+    assert settings.bot_token is not None and settings.bot_token.get_secret_value() == "xoxb-conventional"
+    assert settings.user_token is not None and settings.user_token.get_secret_value() == "xoxp-conventional"
+    monkeypatch.setenv("PATCHBAY_SLACK_BOT_TOKEN", "xoxb-ours")
+    assert SlackSettings.load().bot_token.get_secret_value() == "xoxb-ours"  # type: ignore[union-attr]

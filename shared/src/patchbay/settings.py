@@ -8,6 +8,7 @@ validation error into one line per problem that names the variable to set.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -160,7 +161,23 @@ class ConnectorSettings(BaseSettings):
         "comes back cut, flagged, with a hint to page or ask for a range.",
     )
 
+    env_fallbacks: ClassVar[Mapping[str, str]] = {}
+    """Field → the service's own conventional variable (`token` → `GITHUB_TOKEN`), read when neither
+    the field's `PATCHBAY_<ID>_` variable nor the command line sets it: the variable users already have."""
+
     _split = field_validator("auth_tokens", "allowed_hosts", mode="before")(_split_csv)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _conventional_variables(cls, data: Any) -> Any:
+        if not cls.env_fallbacks or not isinstance(data, dict):
+            return data
+        found = {
+            field: os.environ[variable]
+            for field, variable in cls.env_fallbacks.items()
+            if not data.get(field) and os.environ.get(variable)
+        }
+        return {**data, **found} if found else data
 
     @field_validator("public_url")
     @classmethod

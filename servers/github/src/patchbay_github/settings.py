@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from patchbay.scope import RepoAllowlist
@@ -26,6 +26,7 @@ class GitHubSettings(ConnectorSettings):
 
     model_config = SettingsConfigDict(env_prefix="PATCHBAY_GITHUB_")
 
+    env_fallbacks: ClassVar[Mapping[str, str]] = {"token": "GITHUB_TOKEN"}
     cli_flags: ClassVar[frozenset[str]] = ConnectorSettings.cli_flags | {
         "repos",
         "all_repos",
@@ -86,15 +87,6 @@ class GitHubSettings(ConnectorSettings):
         if unknown:
             raise ValueError(f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(TOOLSETS)}, all")
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _token_from_github_token(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("token") and not os.environ.get("PATCHBAY_GITHUB_TOKEN"):
-            fallback = os.environ.get("GITHUB_TOKEN")
-            if fallback:
-                data = {**data, "token": fallback}
-        return data
 
     def private_key(self) -> str | None:
         """The GitHub App's private key, from the setting or its file."""

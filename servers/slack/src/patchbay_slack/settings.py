@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
@@ -15,6 +16,7 @@ class SlackSettings(ConnectorSettings):
     """Which workspace, which channels may be read and written, and what posting may do."""
 
     model_config = SettingsConfigDict(env_prefix="PATCHBAY_SLACK_")
+    env_fallbacks: ClassVar[Mapping[str, str]] = {"bot_token": "SLACK_BOT_TOKEN", "user_token": "SLACK_USER_TOKEN"}
     cli_flags: ClassVar[frozenset[str]] = ConnectorSettings.cli_flags | {
         "read_channels",
         "write_channels",
