@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Annotated, Any, Literal
 
 import mcp_types as types
@@ -35,7 +36,6 @@ from patchbay import (
     __version__,
 )
 from patchbay.model_text import compact, more, short_size, table
-from patchbay_postgres import sqlguard
 from patchbay_postgres.client import Databases, refuse_superusers, row_values
 from patchbay_postgres.settings import PostgresSettings
 
@@ -49,6 +49,13 @@ async def open_databases(settings: PostgresSettings) -> AsyncIterator[Databases]
         yield databases
     finally:
         await databases.close()
+
+
+def _sqlguard() -> ModuleType:
+    """The parser check, imported at the first query: pglast is not needed to start and list tools."""
+    from patchbay_postgres import sqlguard
+
+    return sqlguard
 
 
 def _postgres_error(exc: BaseException) -> str | None:
@@ -418,7 +425,7 @@ async def execute_sql(
 ) -> QueryResult:
     """Run one read-only query and return a page of its rows. Writes, DDL, COPY, SET, DO and
     side-effecting functions are refused; the query runs in a read-only transaction with a timeout."""
-    sqlguard.check_query(sql)
+    _sqlguard().check_query(sql)
     databases = _databases(ctx)
     limit = min(max_rows or databases.settings.max_rows, databases.settings.max_rows_ceiling)
     position, _, token = (cursor or "0").partition(".")
@@ -464,7 +471,7 @@ async def explain_query(
     analyze: Annotated[bool, Field(description="Run the query to measure it (read-only queries only).")] = False,
 ) -> Plan:
     """Show the plan of a query or data change; with analyze=true, run a read-only query and show timings."""
-    sqlguard.check_explainable(sql, analyze=analyze)
+    _sqlguard().check_explainable(sql, analyze=analyze)
     options = "analyze, buffers, " if analyze else ""
 
     async def work(conn: AsyncConnection[TupleRow]) -> Plan:
@@ -750,7 +757,7 @@ class WriteResult(BaseModel):
 
 
 async def _write_question(ctx: Context, sql: str, database: str | None = None) -> str | None:
-    statement = sqlguard.check_write(sql)
+    statement = _sqlguard().check_write(sql)
     databases = _databases(ctx)
 
     async def estimate(conn: AsyncConnection[TupleRow]) -> float:
@@ -786,7 +793,7 @@ async def execute_write(
 ) -> WriteResult:
     """Change data with one INSERT, UPDATE, DELETE or MERGE; returns the rows affected. A statement
     whose plan touches many rows asks the user to confirm first."""
-    sqlguard.check_write(sql)
+    _sqlguard().check_write(sql)
 
     async def work(conn: AsyncConnection[TupleRow]) -> WriteResult:
         cursor = await conn.execute(sql, binary=True)
@@ -814,7 +821,7 @@ class DdlResult(BaseModel):
 
 
 def _ddl_question(sql: str, database: str | None = None) -> str:
-    sqlguard.check_ddl(sql)
+    _sqlguard().check_ddl(sql)
     where = f" on database {database!r}" if database else ""
     return f"Run this schema change{where}? It may not be reversible:\n{sql}"
 
@@ -827,7 +834,7 @@ async def execute_ddl(
 ) -> DdlResult:
     """Change the schema with one statement (CREATE, ALTER, DROP, TRUNCATE, COMMENT, GRANT ...).
     The user always confirms first, shown the statement."""
-    sqlguard.check_ddl(sql)
+    _sqlguard().check_ddl(sql)
 
     async def work(conn: AsyncConnection[TupleRow]) -> DdlResult:
         cursor = await conn.execute(sql, binary=True)
