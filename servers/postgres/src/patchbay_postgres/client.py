@@ -464,3 +464,17 @@ def jsonable(value: Any) -> Any:
 def row_values(row: Sequence[Any]) -> list[Any]:
     """A row with every value JSON-safe."""
     return [jsonable(value) for value in row]
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str})
+
+
+def rows_values(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows with every value JSON-safe (as `row_values`), a column at a time: a column whose
+    values are all JSON already (ints, text, booleans, nulls) is taken as it is."""
+    if not rows or not rows[0]:
+        return [list(row) for row in rows]
+    columns: list[Sequence[Any]] = []
+    for column in zip(*rows, strict=True):
+        columns.append(column if set(map(type, column)) <= _PLAIN else [jsonable(value) for value in column])
+    return [list(row) for row in zip(*columns, strict=True)]
