@@ -8,7 +8,6 @@ records, tracebacks included. Secret tool arguments are added for the length of 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -17,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+
+import pydantic_core
 
 MASK = "[REDACTED]"
 # Very short values would mask ordinary text; a secret that short is not worth hiding.
@@ -127,15 +128,14 @@ def _may_hold(value: Any, secrets: list[str]) -> bool:
     if not isinstance(value, dict | list | tuple) or not all(_JSON_PLAIN.fullmatch(s) for s in secrets):
         return True
     try:
-        text = _to_json(value)
-    except (TypeError, ValueError, RecursionError):
+        text = pydantic_core.to_json(value, fallback=_not_json)
+    except Exception:  # e.g. a lone surrogate: walk it
         return True
-    return any(secret in text for secret in secrets)
+    return any(secret.encode() in text for secret in secrets)
 
 
-_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=lambda _: None).encode
-"""Strings as they are (no escapes but quotes, backslashes and control characters); anything
-that is not JSON as null, since `_scrub` does not look inside it either."""
+def _not_json(_: Any) -> None:
+    """Anything that is not JSON counts as null here, since `_scrub` does not look inside it either."""
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:

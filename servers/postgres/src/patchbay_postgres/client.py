@@ -476,5 +476,21 @@ def rows_values(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         return [list(row) for row in rows]
     columns: list[Sequence[Any]] = []
     for column in zip(*rows, strict=True):
-        columns.append(column if set(map(type, column)) <= _PLAIN else [jsonable(value) for value in column])
+        kinds = set(map(type, column))
+        if kinds <= _PLAIN:
+            columns.append(column)
+        elif len(kinds) == 1 and (convert := _BY_TYPE.get(next(iter(kinds)))) is not None:
+            columns.append(list(map(convert, column)))
+        else:
+            columns.append([jsonable(value) for value in column])
     return [list(row) for row in zip(*columns, strict=True)]
+
+
+_BY_TYPE: dict[type, Callable[[Any], Any]] = {
+    datetime.datetime: datetime.datetime.isoformat,
+    datetime.date: datetime.date.isoformat,
+    datetime.time: datetime.time.isoformat,
+    decimal.Decimal: str,
+    uuid.UUID: str,
+}
+"""Columns of one type that `jsonable` turns into text, converted without its checks."""

@@ -456,7 +456,8 @@ async def execute_sql(
     columns = [ResultColumn(name=name, type=_type_name(fetched.conn, oid)) for name, oid in fetched.columns]
     page = rows_values(fetched.rows)
     following = f"{skip + limit}" + (f".{fetched.token}" if fetched.token else "")
-    return QueryResult(
+    # Built as it is, not validated: every field is made here, the rows JSON-safe by rows_values.
+    return QueryResult.model_construct(
         columns=columns,
         rows=page,
         row_count=len(page),
