@@ -31,8 +31,10 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-## bench: base overhead vs a bare MCPServer; filesystem, postgres, s3, drive, slack and github vs the reference servers; 1/2/3 replicas behind nginx
+## bench: base overhead vs a bare MCPServer; filesystem, postgres, s3, drive, slack and github vs the reference servers; 1/2/3 replicas behind nginx; start-up of every connector; then issue 17's table (bench/summary.py) from this run's figures
+bench: export PATCHBAY_BENCH_RESULTS = $(CURDIR)/bench/.results.jsonl
 bench: sync
+	rm -f "$$PATCHBAY_BENCH_RESULTS"
 	$(UV) run --frozen python bench/base_overhead.py
 	$(UV) run --frozen python bench/filesystem_vs_reference.py
 	$(UV) run --frozen python bench/postgres_vs_reference.py
@@ -41,6 +43,8 @@ bench: sync
 	$(UV) run --frozen python bench/slack_vs_reference.py
 	$(UV) run --frozen python bench/github_vs_reference.py
 	PATCHBAY_NGINX="$$(bash tools/ensure-nginx.sh)" $(UV) run --frozen python bench/replicas.py
+	$(UV) run --frozen python bench/startup.py
+	$(UV) run --frozen python bench/summary.py "$$PATCHBAY_BENCH_RESULTS"
 
 ## catalog: regenerate catalog.json (root and bundled copy) from servers/*/server.json and the connectors
 catalog: sync

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import common
 import mcp
 from common import BARE_ECHO, BASE_ECHO, abba, count_lines, print_header, run_benchmark
 from mcp import StdioServerParameters
@@ -157,6 +158,9 @@ async def main(args: argparse.Namespace) -> None:
         startup = await progress(start_up(base_params, bare_params, args.spawns))
         audit = {"in memory": count_lines(memory_log), "stdio": count_lines(stdio_log)}
     report(calls, startup, audit, args)
+    for r in calls:  # for bench/summary.py: issue 17's table
+        common.record(f"base per call, {r.label}", ours=statistics.median(r.base), bare=statistics.median(r.bare))
+    common.record("start-up, base echo", ours=statistics.median(startup.base), bare=statistics.median(startup.bare))
 
 
 async def progress(step: Awaitable[Result]) -> Result:

@@ -167,6 +167,19 @@ def print_list(title: str, lines: Sequence[str]) -> None:
         print(f"  {line}")
 
 
+RESULTS_ENV = "PATCHBAY_BENCH_RESULTS"
+"""A file the scripts append their headline figures to (JSON lines), for `bench/summary.py`."""
+
+
+def record(row: str, **figures: float | str | None) -> None:
+    """Append one headline figure set (`row` names a row of summary.py's table) to the results
+    file named by PATCHBAY_BENCH_RESULTS; nothing without it. Seconds for times, bytes for memory."""
+    path = os.environ.get(RESULTS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"row": row, **figures}) + "\n")
+
+
 def count_lines(path: Path) -> int:
     """Lines in a text file (an audit log), 0 when it does not exist."""
     return len(path.read_text().splitlines()) if path.exists() else 0

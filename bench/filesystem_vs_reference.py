@@ -683,11 +683,25 @@ async def main(args: argparse.Namespace) -> None:
                 m.errors.append(f"raw pipe failed: {type(exc).__name__}: {exc}")
             print(f"  raw pipe {m.op.label:<40} in {time.perf_counter() - started:5.1f} s", file=sys.stderr)
         report(tree, servers, results, args)
+        record_headlines(results)
     finally:
         if args.keep_tree:
             print(f"\nTree kept at {tmp}/tree")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def record_headlines(results: list[Measured]) -> None:
+    """The figures bench/summary.py shows (issue 17's table): medians in seconds."""
+    by = {m.op.key: m for m in results}
+    listing, floor = by.get("list"), by.get("floor")
+    if listing is not None:
+        common.record(
+            "filesystem list_directory",
+            ours=statistics.median(listing.ours) if listing.ours else None,
+            bare=statistics.median(floor.ours) if floor is not None and floor.ours else None,
+            reference=statistics.median(listing.reference) if listing.reference else None,
+        )
 
 
 if __name__ == "__main__":

@@ -747,6 +747,7 @@ def report(
         "result costs more per row in PostgreSQL than one pass; the server's own memory stays one page.",
         "Peak RSS is the server process only (not PostgreSQL's backend, not the client).",
     ]
+    record_headlines(small, large)
     problems = [f"small {m.label}: {e}" for m in small for e in m.errors]
     problems += [f"{m.who} {label(m.rows)} {m.how}: {e}" for m in large for e in m.errors]
     for sm in small:  # a wide spread makes a median unstable: say so
@@ -760,6 +761,34 @@ def report(
                     )
     print_list("Notes:", notes)
     print_list("PROBLEMS (a wrong row count or order makes that row's comparison meaningless):", problems)
+
+
+def record_headlines(small: list[Small], large: list[Large]) -> None:
+    """The figures bench/summary.py shows (issue 17's table), medians in seconds, memory in bytes."""
+    floor = next((sm.ours for sm in small if sm.mode == "bare"), [])
+    for sql, row in ((SELECT_ONE, "postgres select 1"), (PK_LOOKUP, "postgres primary-key lookup")):
+        ours = next((sm for sm in small if sm.sql == sql and sm.mode == "auto"), None)
+        if ours is not None:
+            common.record(
+                row,
+                ours=statistics.median(ours.ours) if ours.ours else None,
+                bare=statistics.median(floor) if floor else None,
+                reference=statistics.median(ours.reference) if ours.reference else None,
+            )
+    by = {(m.who, m.how, m.rows): m for m in large}
+    raw_ours, raw_ref = by.get(("ours", "raw", SIZES[-1])), by.get(("reference", "raw", SIZES[-1]))
+    client_small, client_big = by.get(("ours", "client", SIZES[0])), by.get(("ours", "client", SIZES[-1]))
+    common.record(
+        "postgres 1M rows through pages, raw pipe",
+        ours=raw_ours.seconds if raw_ours else None,
+        reference=raw_ref.seconds if raw_ref else None,
+        reference_peak=raw_ref.hwm if raw_ref else None,
+        peak_1m=client_big.hwm if client_big else None,
+        peak_10k=client_small.hwm if client_small else None,
+    )
+    if client_small is not None and client_small.check_seconds is not None:
+        page = statistics.median(client_small.page_seconds) if client_small.page_seconds else None
+        common.record("postgres 10k-row page, schema check", ours=client_small.check_seconds, page=page)
 
 
 # --------------------------------------------------------------------------------------

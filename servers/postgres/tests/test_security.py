@@ -44,6 +44,7 @@ from mcp import Client
 
 from patchbay.testing import ERAS, Answer, connect
 from patchbay_postgres import sqlguard
+from patchbay_postgres.results import declare
 from patchbay_postgres.server import _rows, connector
 
 pytestmark = pytest.mark.anyio
@@ -1145,17 +1146,23 @@ PROTOCOL_ATTACKS = [
 ]
 
 
+async def _declare_and_fetch(conn: psycopg.AsyncConnection[Any], sql: str) -> None:
+    async with conn.pipeline(), conn.transaction():
+        await declare(conn, "sec_layer2", sql)
+        await (await conn.execute("FETCH 1 FROM sec_layer2")).fetchall()
+
+
 @pytest.mark.integration
 class TestExtendedProtocol:
     @pytest.mark.parametrize("sql", PROTOCOL_ATTACKS)
     async def test_a_server_side_cursor_refuses_a_second_statement(self, target: Target, sql: str) -> None:
-        """execute_sql's own path (a named psycopg cursor), in a READ WRITE transaction and with no parser check."""
+        """execute_sql's own path (results.declare, in pipeline mode as a first page sends it), in a
+        READ WRITE transaction and with no parser check."""
         before = target.state()
         async with await psycopg.AsyncConnection.connect(target.dsn) as conn:
             await conn.set_read_only(False)
             with pytest.raises(psycopg.errors.SyntaxError) as caught:
-                async with conn.transaction(), conn.cursor(name="sec_layer2") as cursor:
-                    await cursor.execute(target.sql(sql))
+                await _declare_and_fetch(conn, target.sql(sql))
         message = str(caught.value)
         assert MULTIPLE_COMMANDS in message or 'syntax error at or near "' in message, message
         assert target.state() == before

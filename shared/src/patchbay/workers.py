@@ -35,11 +35,30 @@ class WorkCancelled(Exception):
 
 
 class _Ticket:
-    """One unit of work in a thread: its cancel flag and whether it has finished."""
+    """One unit of work in a thread: its cancel flag and whether it has finished.
+
+    A flag and a lock rather than two `threading.Event`s: this is made for every call of a
+    plain `def` tool, and two events cost more than the rest of the hand-over to the thread."""
+
+    __slots__ = ("_running", "cancelled", "finished")
 
     def __init__(self) -> None:
-        self.cancelled = threading.Event()
-        self.finished = threading.Event()
+        self.cancelled = False  # set on the loop, read in the thread (a plain attribute is enough)
+        self.finished = False
+        self._running = threading.Lock()
+        self._running.acquire()  # released when the work has finished
+
+    def finish(self) -> None:
+        """Called by the thread when the work is over, however it ended."""
+        self.finished = True
+        self._running.release()
+
+    def wait_finished(self, timeout: float) -> bool:
+        """Wait (blocking, at most `timeout` seconds) until the work has finished."""
+        if self._running.acquire(timeout=timeout):
+            self._running.release()
+            return True
+        return False
 
 
 _ticket: ContextVar[_Ticket | None] = ContextVar("patchbay_worker_ticket", default=None)
@@ -52,7 +71,7 @@ def checkpoint() -> None:
         WorkCancelled: the call that started this work was cancelled.
     """
     ticket = _ticket.get()
-    if ticket is not None and ticket.cancelled.is_set():
+    if ticket is not None and ticket.cancelled:
         raise WorkCancelled("the call was cancelled")
 
 
@@ -90,11 +109,13 @@ class Workers:
             ticket = _Ticket()
             self._running += 1
             try:
+                if deadline is None:
+                    return await anyio.to_thread.run_sync(_in_thread, ticket, fn, args, abandon_on_cancel=True)
                 with anyio.fail_after(deadline):
                     return await anyio.to_thread.run_sync(_in_thread, ticket, fn, args, abandon_on_cancel=True)
             except BaseException:
-                if not ticket.finished.is_set():
-                    ticket.cancelled.set()
+                if not ticket.finished:
+                    ticket.cancelled = True
                     await _wait_stopped(ticket)
                 raise
             finally:
@@ -107,13 +128,13 @@ def _in_thread(ticket: _Ticket, fn: Callable[..., T], args: tuple[Any, ...]) -> 
         return fn(*args)
     finally:
         _ticket.reset(token)
-        ticket.finished.set()
+        ticket.finish()
 
 
 async def _wait_stopped(ticket: _Ticket) -> None:
     """Wait (shielded from the cancellation itself, bounded) for a told-to-stop thread."""
     with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(ticket.finished.wait, CANCEL_GRACE_SECONDS)
+        await anyio.to_thread.run_sync(ticket.wait_finished, CANCEL_GRACE_SECONDS)
 
 
 class Progress:

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -39,6 +40,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from patchbay import InvalidArgument, SettingsError, ToolError
+from patchbay_postgres.results import Results
 from patchbay_postgres.settings import PostgresSettings
 
 logger = logging.getLogger("patchbay.postgres")
@@ -82,7 +84,7 @@ def connect_failure(name: str, exc: BaseException) -> str:
 
 
 @dataclass
-class _Running:
+class Running:
     """One database call in progress: its connection once it has one, and its own cancel scope."""
 
     scope: anyio.CancelScope
@@ -128,14 +130,16 @@ class Databases:
             "-c standard_conforming_strings=on"
         )
 
-        def pool(dsn: str, name: str) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
+        def pool(dsn: str, name: str, *, reset: bool) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
             return AsyncConnectionPool(
                 dsn,
                 min_size=0,
                 max_size=settings.pool_max_size,
                 kwargs={"options": options, "application_name": "patchbay-postgres", "autocommit": False},
                 configure=_configure,
-                reset=_reset,
+                # Reads end every transaction with RESET ALL themselves (in the same round trip as
+                # their COMMIT; a rolled-back transaction undoes its own SETs), so only writes need it.
+                reset=_reset if reset else None,
                 open=False,
                 # Give up growing at once when the database cannot be reached (a call learns why
                 # by itself): no backoff schedule keeps the pool from reconnecting once it is back.
@@ -146,13 +150,16 @@ class Databases:
         self._databases = {
             name: Database(
                 name,
-                reads=pool(dsn.get_secret_value(), f"patchbay-{name}-reads"),
-                writes=pool(dsn.get_secret_value(), f"patchbay-{name}-writes"),
+                reads=pool(dsn.get_secret_value(), f"patchbay-{name}-reads", reset=False),
+                writes=pool(dsn.get_secret_value(), f"patchbay-{name}-writes", reset=True),
             )
             for name, dsn in settings.databases.items()
         }
         self._lent: dict[int, int] = {}  # id(pool) -> connections lent out now
         self._probes: dict[str, asyncio.Future[None]] = {}  # database -> the attempt in flight
+        # An open result waits for its next page at most half the idle-in-transaction timeout,
+        # so the server never ends its session first: statement_timeout_ms, 30 s by default.
+        self.results = Results(self, hold_seconds=settings.statement_timeout_ms / 1000)
 
     @property
     def names(self) -> list[str]:
@@ -178,32 +185,50 @@ class Databases:
             logger.warning(warning)
 
     async def close(self) -> None:
-        """Close every pool."""
+        """Close every open result, then every pool."""
+        await self.results.close()
         for database in self._databases.values():
             for pool in database.pools:
                 await pool.close()
 
     @asynccontextmanager
     async def transaction(
-        self, name: str | None, *, read_only: bool, running: _Running | None = None
+        self, name: str | None, *, read_only: bool, running: Running | None = None
     ) -> AsyncIterator[AsyncConnection[TupleRow]]:
-        """A connection inside a transaction (read-only unless told otherwise), committed on success."""
+        """A connection inside a transaction (read-only unless told otherwise), committed on success.
+
+        A read ends with RESET ALL before its COMMIT (see `finish_read`)."""
         database = self.get(name)
         pool = database.reads if read_only else database.writes
-        conn = await self._acquire(database, pool, checked=not read_only)
-        self._lent[id(pool)] = self._lent.get(id(pool), 0) + 1
+        conn = await self.lend(database, pool, running)
         try:
-            if running is not None:
-                running.conn = conn
             await conn.set_read_only(read_only)
             async with conn.transaction():
                 yield conn
+                if read_only:
+                    await conn.execute("RESET ALL")
         finally:
-            if running is not None:
-                running.conn = None
-            self._lent[id(pool)] -= 1
-            with anyio.CancelScope(shield=True):  # back to the pool even when the call was cut short
-                await pool.putconn(conn)
+            await self.give_back(pool, conn, running)
+
+    def lent(self, pool: Pool) -> int:
+        """Connections of `pool` lent out now (to calls and to open results)."""
+        return self._lent.get(id(pool), 0)
+
+    async def lend(self, database: Database, pool: Pool, running: Running | None) -> AsyncConnection[TupleRow]:
+        """A connection of `pool`, counted as lent (and known to `running`) until `give_back`."""
+        conn = await self._acquire(database, pool, checked=pool is not database.reads)
+        self._lent[id(pool)] = self._lent.get(id(pool), 0) + 1
+        if running is not None:
+            running.conn = conn
+        return conn
+
+    async def give_back(self, pool: Pool, conn: AsyncConnection[TupleRow], running: Running | None) -> None:
+        """Return a lent connection to its pool (even when the call was cut short)."""
+        if running is not None:
+            running.conn = None
+        self._lent[id(pool)] -= 1
+        with anyio.CancelScope(shield=True):
+            await pool.putconn(conn)
 
     async def _acquire(self, database: Database, pool: Pool, *, checked: bool) -> AsyncConnection[TupleRow]:
         """A connection from `pool`; at once a `DatabaseUnavailable` when the database cannot be reached.
@@ -266,35 +291,40 @@ class Databases:
         Cancelling the call cancels the statement on the server (see `guarded`).
         """
 
-        async def attempts(running: _Running) -> T:
-            delays = self.retry.retry_delays()
-            while True:
-                try:
-                    async with self.transaction(name, read_only=True, running=running) as conn:
-                        return await work(conn)
-                except (PoolTimeout, psycopg.errors.QueryCanceled):
-                    raise  # already waited (for a connection, or for the statement timeout)
-                except psycopg.OperationalError:
-                    wait = next(delays, None)
-                    if wait is None or running.cancelled:
-                        raise
-                    database = self.get(name)
-                    logger.info("connection to %r lost; retrying in %.1f s", database.name, wait)
-                    await database.reads.check()  # drop the other connections the same failure killed
-                    await asyncio.sleep(wait)
+        async def once(running: Running) -> T:
+            async with self.transaction(name, read_only=True, running=running) as conn:
+                return await work(conn)
 
-        return await self.guarded(attempts)
+        return await self.guarded(partial(self.retrying, name, once))
+
+    async def retrying(self, name: str | None, attempt: Callable[[Running], Awaitable[T]], running: Running) -> T:
+        """`attempt(running)`, tried again on a fresh connection while the retry policy allows,
+        when it fails because its connection was lost (never after a cancel or a timeout)."""
+        delays = self.retry.retry_delays()
+        while True:
+            try:
+                return await attempt(running)
+            except (PoolTimeout, psycopg.errors.QueryCanceled):
+                raise  # already waited (for a connection, or for the statement timeout)
+            except psycopg.OperationalError:
+                wait = next(delays, None)
+                if wait is None or running.cancelled:
+                    raise
+                database = self.get(name)
+                logger.info("connection to %r lost; retrying in %.1f s", database.name, wait)
+                await database.reads.check()  # drop the other connections the same failure killed
+                await asyncio.sleep(wait)
 
     async def write(self, name: str | None, work: Callable[[AsyncConnection[TupleRow]], Awaitable[T]]) -> T:
         """Run `work` in a read-write transaction, committed on success; never retried."""
 
-        async def once(running: _Running) -> T:
+        async def once(running: Running) -> T:
             async with self.transaction(name, read_only=False, running=running) as conn:
                 return await work(conn)
 
         return await self.guarded(once)
 
-    async def guarded(self, body: Callable[[_Running], Awaitable[T]]) -> T:
+    async def guarded(self, body: Callable[[Running], Awaitable[T]]) -> T:
         """Run `body` so that cancelling the call cancels its statement on the server.
 
         `body` runs in a task shielded from the caller's cancellation. When the caller is
@@ -303,7 +333,7 @@ class Databases:
         connection goes back to the pool, clean; waiting for a connection is simply stopped.
         Past the bound the body is cancelled outright (psycopg then closes the connection).
         """
-        running = _Running(scope=anyio.CancelScope())
+        running = Running(scope=anyio.CancelScope())
         outcome: list[tuple[bool, Any]] = []
         done = anyio.Event()
 
@@ -335,7 +365,7 @@ class Databases:
         raise value
 
 
-async def _stop(running: _Running, done: anyio.Event) -> None:
+async def _stop(running: Running, done: anyio.Event) -> None:
     """Cancel the running statement on the server until the body has ended (bounded)."""
     running.cancelled = True
     with anyio.move_on_after(CANCEL_BOUND_SECONDS):
@@ -434,3 +464,33 @@ def jsonable(value: Any) -> Any:
 def row_values(row: Sequence[Any]) -> list[Any]:
     """A row with every value JSON-safe."""
     return [jsonable(value) for value in row]
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str})
+
+
+def rows_values(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows with every value JSON-safe (as `row_values`), a column at a time: a column whose
+    values are all JSON already (ints, text, booleans, nulls) is taken as it is."""
+    if not rows or not rows[0]:
+        return [list(row) for row in rows]
+    columns: list[Sequence[Any]] = []
+    for column in zip(*rows, strict=True):
+        kinds = set(map(type, column))
+        if kinds <= _PLAIN:
+            columns.append(column)
+        elif len(kinds) == 1 and (convert := _BY_TYPE.get(next(iter(kinds)))) is not None:
+            columns.append(list(map(convert, column)))
+        else:
+            columns.append([jsonable(value) for value in column])
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+_BY_TYPE: dict[type, Callable[[Any], Any]] = {
+    datetime.datetime: datetime.datetime.isoformat,
+    datetime.date: datetime.date.isoformat,
+    datetime.time: datetime.time.isoformat,
+    decimal.Decimal: str,
+    uuid.UUID: str,
+}
+"""Columns of one type that `jsonable` turns into text, converted without its checks."""

@@ -1,0 +1,216 @@
+"""Query results a page at a time, in one pass over one snapshot while the client keeps asking.
+
+A query's first page is one pipelined round trip: BEGIN READ ONLY, DECLARE a cursor for the
+query (sent with the extended protocol, so the server refuses a second statement), FETCH the
+page and one row more. A result that ends on that page is closed at once (RESET ALL and
+COMMIT, one more round trip). A result with more rows stays open: its read-only transaction,
+its cursor and the row already fetched wait, on their connection, for the call that asks for
+the next page (one FETCH each), so the pages of a result come from one snapshot and the
+query runs once, however many pages it has.
+
+An open result is bounded: it is closed `hold_seconds` after its last page (below the
+session's idle_in_transaction_session_timeout), when a call needs its connection and the pool
+has no other (the oldest open result goes first), when its connection fails, and when the
+server stops. A page asked of a result that is no longer open runs the query again and skips
+the rows already sent (MOVE, in the server), so it is still right when the data did not
+change meanwhile; that page and the ones after it come from a new snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg.rows import TupleRow
+
+if TYPE_CHECKING:
+    from patchbay_postgres.client import Database, Databases, Pool, Running
+
+logger = logging.getLogger("patchbay.postgres")
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class Fetched:
+    """A page of rows (at most `limit`), whether more follow, and the result's columns (name, type oid)."""
+
+    rows: list[Row]
+    more: bool
+    columns: list[tuple[str, int]]
+    conn: AsyncConnection[TupleRow]
+    token: str | None = None
+    """Names the open result the next page comes from (None: the next page runs the query again)."""
+
+
+@dataclass
+class Open:
+    """A result whose next page waits on its connection, in its transaction."""
+
+    token: str
+    database: Database
+    conn: AsyncConnection[TupleRow]
+    cursor: str
+    position: int  # rows sent so far
+    lookahead: Row  # the first row of the next page, already fetched
+    columns: list[tuple[str, int]]
+    timer: asyncio.TimerHandle | None = None
+    opened: float = field(default_factory=time.monotonic)
+
+
+class Results:
+    """The open results of one `Databases`, by token."""
+
+    def __init__(self, databases: Databases, hold_seconds: float) -> None:
+        self.databases = databases
+        self.hold_seconds = hold_seconds
+        self._open: dict[str, Open] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def page(self, name: str | None, query: str, limit: int, skip: int, token: str | None) -> Fetched:
+        """`limit` rows of `query` after the first `skip`: from the open result `token` when it is
+        still open there, else by running the query (again).
+
+        Raises:
+            psycopg.Error: the query failed (after the retries `Databases.retrying` allows).
+        """
+        held = self._take(token, skip)
+        if held is not None:
+            try:
+                return await self.databases.guarded(lambda running: self._resume(held, limit, running))
+            except psycopg.OperationalError:
+                pass  # its connection is gone: run the query again below, as after a restart
+        return await self.databases.guarded(
+            lambda running: self.databases.retrying(
+                name, lambda attempt: self._first(name, query, limit, skip, attempt), running
+            )
+        )
+
+    def _take(self, token: str | None, skip: int) -> Open | None:
+        """The open result `token`, now this call's, if it is open and at `skip`."""
+        held = self._open.pop(token, None) if token else None
+        if held is not None and held.timer is not None:
+            held.timer.cancel()
+        if held is not None and held.position != skip:  # an older page asked again: start over
+            self._close_soon(held)
+            return None
+        return held
+
+    async def _first(self, name: str | None, query: str, limit: int, skip: int, running: Running) -> Fetched:
+        database = self.databases.get(name)
+        pool = database.reads
+        if self._open and pool.get_stats().get("pool_available", 0) == 0:
+            await self._make_room(database)
+        conn = await self.databases.lend(database, pool, running)
+        kept = False
+        try:
+            await conn.set_read_only(True)
+            cursor = f"patchbay_{secrets.token_hex(6)}"
+            async with conn.pipeline():
+                await declare(conn, cursor, query)
+                if skip:
+                    await conn.execute(sql.SQL("MOVE FORWARD {} FROM {}").format(skip, sql.Identifier(cursor)))
+                fetched = await _fetch(conn, cursor, limit + 1)
+                rows, columns = fetched
+                if len(rows) > limit:
+                    token = secrets.token_urlsafe(9)
+                    self._hold(Open(token, database, conn, cursor, skip + limit, rows[limit], columns))
+                    kept = True
+                    return Fetched(rows[:limit], True, columns, conn, token)
+                await _finish(conn)
+            return Fetched(rows, False, columns, conn)
+        finally:
+            if kept:
+                running.conn = None  # the open result has it now, still lent
+            else:
+                await self.databases.give_back(pool, conn, running)
+
+    async def _resume(self, held: Open, limit: int, running: Running) -> Fetched:
+        running.conn = held.conn
+        done = True
+        try:
+            rows, _ = await _fetch(held.conn, held.cursor, limit)
+            rows.insert(0, held.lookahead)
+            if len(rows) > limit:
+                held.position += limit
+                held.lookahead = rows[limit]
+                self._hold(held)
+                done = False
+                return Fetched(rows[:limit], True, held.columns, held.conn, held.token)
+            async with held.conn.pipeline():
+                await _finish(held.conn)
+            return Fetched(rows, False, held.columns, held.conn)
+        finally:
+            running.conn = None
+            if done:
+                await self.databases.give_back(held.database.reads, held.conn, None)
+
+    def _hold(self, held: Open) -> None:
+        self._open[held.token] = held
+        loop = asyncio.get_running_loop()
+        held.timer = loop.call_later(self.hold_seconds, self._expire, held.token)
+
+    def _expire(self, token: str) -> None:
+        held = self._open.pop(token, None)
+        if held is not None:
+            self._close_soon(held)
+
+    def _close_soon(self, held: Open) -> None:
+        task = asyncio.ensure_future(self._close(held))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, held: Open) -> None:
+        """End an open result: roll its transaction back and return its connection."""
+        if held.timer is not None:
+            held.timer.cancel()
+        try:
+            await held.conn.rollback()
+        except psycopg.Error as exc:  # a broken connection: the pool discards it
+            logger.info("closing an open result: %s", exc)
+        await self.databases.give_back(held.database.reads, held.conn, None)
+
+    async def _make_room(self, database: Database) -> None:
+        """Close the oldest open result of `database` when its pool has no connection left to lend."""
+        pool: Pool = database.reads
+        if self.databases.lent(pool) < pool.max_size:
+            return
+        mine = [held for held in self._open.values() if held.database is database]
+        if mine:
+            oldest = min(mine, key=lambda held: held.opened)
+            del self._open[oldest.token]
+            await self._close(oldest)
+
+    async def close(self) -> None:
+        """Close every open result (the server stops)."""
+        while self._open:
+            _, held = self._open.popitem()
+            await self._close(held)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+async def declare(conn: AsyncConnection[TupleRow], cursor: str, query: str) -> None:
+    """DECLARE `cursor` for `query` with the extended protocol, so the server refuses a second
+    statement (binary=True asks for it outside pipeline mode too; DECLARE returns no rows)."""
+    statement = sql.SQL("DECLARE {} NO SCROLL CURSOR FOR {}").format(sql.Identifier(cursor), sql.SQL(query))
+    await conn.execute(statement, binary=True)
+
+
+async def _fetch(conn: AsyncConnection[TupleRow], cursor: str, count: int) -> tuple[list[Row], list[tuple[str, int]]]:
+    """The next `count` rows of `cursor` and its columns (name, type oid)."""
+    fetched = await conn.execute(sql.SQL("FETCH FORWARD {} FROM {}").format(count, sql.Identifier(cursor)))
+    rows = await fetched.fetchall()
+    return rows, [(d.name, d.type_code) for d in fetched.description or []]
+
+
+async def _finish(conn: AsyncConnection[TupleRow]) -> None:
+    """End a read: no session setting outlives it (RESET ALL), then COMMIT (pipelined by the caller)."""
+    await conn.execute("RESET ALL")
+    await conn.commit()

@@ -1,0 +1,139 @@
+"""Issue 17: a result's pages come from one pass over one snapshot while the client keeps
+asking; past the bounds (time, a pool with no connection left, a lost connection, the server
+stopping) the next page runs the query again and skips the rows already sent."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from dbs import fresh_database
+from patchbay.testing import connect
+from patchbay_postgres.server import connector
+
+pytestmark = pytest.mark.anyio
+
+QUERY = "select id from items order by id"
+
+
+@pytest.fixture(scope="module")
+def db(postgres: Any) -> Iterator[str]:
+    with fresh_database(postgres, "res") as name:
+        postgres.execute("create table items (id int primary key)", database=name)
+        postgres.execute("insert into items select g from generate_series(1, 100) g", database=name)
+        yield name
+
+
+def settings(postgres: Any, db: str, **more: Any) -> dict[str, Any]:
+    return {"dsn": postgres.dsn(database=db), **more}
+
+
+async def page(client: Any, cursor: str | None = None, *, sql: str = QUERY, rows: int = 30) -> dict[str, Any]:
+    arguments = {"sql": sql, "max_rows": rows} | ({"cursor": cursor} if cursor else {})
+    result = await client.call_tool("execute_sql", arguments)
+    assert not result.is_error, result.content[0].text
+    content: dict[str, Any] = result.structured_content
+    return content
+
+
+def ids(content: dict[str, Any]) -> list[int]:
+    return [row[0] for row in content["rows"]]
+
+
+def open_transactions(postgres: Any, db: str) -> int:
+    """The connector's sessions on `db` that wait inside a transaction (an open result)."""
+    rows = postgres.execute(
+        "select count(*) from pg_stat_activity where datname = %s and application_name = 'patchbay-postgres' "
+        "and state like 'idle in transaction%%'",
+        (db,),
+    )
+    return int(rows[0][0])
+
+
+async def test_pages_come_from_one_snapshot_while_the_client_keeps_asking(postgres: Any, db: str, era: str) -> None:
+    async with connect(connector, settings(postgres, db), era=era) as client:
+        first = await page(client)
+        assert open_transactions(postgres, db) == 1
+        postgres.execute("delete from items where id between 31 and 40; insert into items values (1000)", database=db)
+        try:
+            got = ids(first)
+            cursor = first["next_cursor"]
+            while cursor is not None:
+                following = await page(client, cursor)
+                got += ids(following)
+                cursor = following["next_cursor"]
+            assert open_transactions(postgres, db) == 0  # the last page ended the transaction
+        finally:
+            restore = "delete from items where id > 100; insert into items select generate_series(31, 40)"
+            postgres.execute(restore, database=db)
+    assert got == list(range(1, 101))  # the snapshot of the first page: no row deleted, none added
+
+
+async def test_a_page_after_the_hold_runs_the_query_again_and_skips_what_was_sent(
+    postgres: Any, db: str, era: str
+) -> None:
+    # The open result is held statement_timeout_ms: 300 ms here.
+    async with connect(connector, settings(postgres, db, statement_timeout_ms=300), era=era) as client:
+        first = await page(client)
+        assert open_transactions(postgres, db) == 1
+        await anyio.sleep(1.0)
+        assert open_transactions(postgres, db) == 0  # closed by the bound, not by the server's timeout
+        second = await page(client, first["next_cursor"])
+    assert ids(first) + ids(second) == list(range(1, 61))
+    assert second["next_cursor"] is not None
+
+
+async def test_an_open_result_never_keeps_a_call_from_a_connection(postgres: Any, db: str, era: str) -> None:
+    async with connect(connector, settings(postgres, db, pool_max_size=1, connect_timeout_seconds=3), era=era) as c:
+        first = await page(c)
+        other = await page(c, sql="select count(*) from items")  # needs the one connection: the result yields it
+        second = await page(c, first["next_cursor"])  # so this page runs the query again
+    assert other["rows"] == [[100]]
+    assert ids(first) + ids(second) == list(range(1, 61))
+
+
+async def test_an_earlier_page_asked_again_is_the_same_page(postgres: Any, db: str, era: str) -> None:
+    async with connect(connector, settings(postgres, db), era=era) as client:
+        first = await page(client)
+        second = await page(client, first["next_cursor"])
+        again = await page(client, first["next_cursor"])  # the open result has moved on: run again
+        third = await page(client, again["next_cursor"])
+    assert ids(second) == ids(again) == list(range(31, 61))
+    assert ids(third) == list(range(61, 91))
+
+
+async def test_a_lost_connection_is_a_page_run_again(postgres: Any, db: str, era: str) -> None:
+    async with connect(connector, settings(postgres, db), era=era) as client:
+        first = await page(client)
+        postgres.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s "
+            "and application_name = 'patchbay-postgres' and state like 'idle in transaction%%'",
+            (db,),
+        )
+        second = await page(client, first["next_cursor"])
+    assert ids(first) + ids(second) == list(range(1, 61))
+
+
+async def test_stopping_the_server_ends_every_open_result(postgres: Any, db: str, era: str) -> None:
+    async with connect(connector, settings(postgres, db), era=era) as client:
+        await page(client)
+        await page(client, sql="select id from items order by id desc")
+        assert open_transactions(postgres, db) == 2
+    for _ in range(100):  # the connections close as the pools do
+        if open_transactions(postgres, db) == 0:
+            break
+        await anyio.sleep(0.05)
+    assert open_transactions(postgres, db) == 0
+
+
+async def test_an_open_result_is_read_only_and_keeps_no_session_setting(postgres: Any, db: str, era: str) -> None:
+    setting = "select current_setting('statement_timeout'), current_setting('transaction_read_only')"
+    async with connect(connector, settings(postgres, db, pool_max_size=1), era=era) as client:
+        first = await page(client)
+        during = await page(client, sql=setting)  # the open result yields the pool's one connection
+        cursor = first["next_cursor"]
+        while cursor is not None:
+            cursor = (await page(client, cursor))["next_cursor"]
+        again = await page(client, sql=setting)
+    assert during["rows"] == again["rows"] == [["30s", "on"]]
