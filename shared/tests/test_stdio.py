@@ -310,3 +310,21 @@ def test_print_config_shows_effective_settings_with_secrets_masked() -> None:
     shown = json.loads(result.stdout)
     assert (shown["allow_writes"], shown["port"], shown["api_key"]) == (True, 9123, "**********")
     assert "canary-print-config-key" not in result.stdout + result.stderr
+
+
+def test_start_up_runs_without_collections_and_serving_runs_with_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI turns the garbage collector off for start-up (faster) and `run` turns it back on to serve."""
+    import gc
+
+    from patchbay import cli, connector
+
+    seen: list[bool] = []
+    monkeypatch.setattr(connector.anyio, "run", lambda *_args: seen.append(gc.isenabled()))
+    try:
+        cli.main("example", "patchbay.example.server:connector", distribution="patchbay", argv=[])
+    finally:
+        gc.unfreeze()  # run() froze this test process's heap
+    assert seen[-1] is True  # serving (stdio here) starts with collections on
+    seen.clear()
+    cli.main("example", "patchbay.example.server:connector", distribution="patchbay", argv=["--print-config"])
+    assert gc.isenabled()  # also after a command that returns without serving

@@ -262,8 +262,10 @@ class Connector(Generic[SettingsT, StateT]):
         # What start-up made (modules, schemas, the built server) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it each time calls
         # allocate (a 10,000-row page took almost twice as long with it tracked). No collection
-        # first: it would cost start-up more than the little garbage it could free.
+        # first: it would cost start-up more than the little garbage it could free. (The CLI
+        # turns collection off for start-up; serving needs it back.)
         gc.freeze()
+        gc.enable()
         if settings.transport == "http":
             from patchbay.http_app import serve
 
