@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_clients import TRANSPORTS, Clients, Servers, Target, console_script, serve, text_of
+from mcp_clients import Clients, Servers, Target, console_script, serve, text_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "servers" / "drive" / "tests"))
 
@@ -40,11 +40,6 @@ def servers(fakes: tuple[FakeDrive, Path]) -> Iterator[Servers]:
     drive, token = fakes
     env = {"PATCHBAY_DRIVE_API_URL": drive.url, "PATCHBAY_DRIVE_TOKEN_FILE": str(token)}
     yield from serve([console_script("patchbay-drive"), "--folders", "A", "--allow-writes"], env)
-
-
-@pytest.fixture(params=TRANSPORTS)
-def target(request: pytest.FixtureRequest, servers: Servers) -> Target:
-    return servers.target(str(request.param))
 
 
 def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(clients: Clients, target: Target) -> None:

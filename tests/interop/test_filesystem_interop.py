@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_clients import TRANSPORTS, Clients, Servers, Target, console_script, serve, text_of
+from mcp_clients import Clients, Servers, Target, console_script, serve, text_of
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +38,6 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def servers(tree: Path) -> Iterator[Servers]:
     yield from serve([console_script("patchbay-filesystem"), "--allow-writes", str(tree)], {})
-
-
-@pytest.fixture(params=TRANSPORTS)
-def target(request: pytest.FixtureRequest, servers: Servers) -> Target:
-    return servers.target(str(request.param))
 
 
 def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(

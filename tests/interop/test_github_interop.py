@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_clients import TRANSPORTS, Clients, Servers, Target, console_script, serve, text_of
+from mcp_clients import Clients, Servers, Target, console_script, serve, text_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "servers" / "github" / "tests"))
 
@@ -52,11 +52,6 @@ def servers(fake: FakeGitHub) -> Iterator[Servers]:
         "PATCHBAY_GITHUB_SECONDS_BETWEEN_WRITES": "0",
     }
     yield from serve([console_script("patchbay-github"), "--allow-writes", "--repos", "octo-org/app"], env)
-
-
-@pytest.fixture(params=TRANSPORTS)
-def target(request: pytest.FixtureRequest, servers: Servers) -> Target:
-    return servers.target(str(request.param))
 
 
 def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(clients: Clients, target: Target) -> None:

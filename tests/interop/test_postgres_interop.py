@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dbs import fresh_database
-from mcp_clients import TRANSPORTS, Clients, Servers, Target, console_script, serve, text_of
+from mcp_clients import Clients, Servers, Target, console_script, serve, text_of
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +31,6 @@ def servers(postgres: Any) -> Iterator[Servers]:
     with fresh_database(postgres, prefix="interop") as name:
         env = {"PATCHBAY_POSTGRES_DSN": postgres.dsn(database=name)}
         yield from serve([console_script("patchbay-postgres"), "--allow-writes"], env)
-
-
-@pytest.fixture(params=TRANSPORTS)
-def target(request: pytest.FixtureRequest, servers: Servers) -> Target:
-    return servers.target(str(request.param))
 
 
 def test_inspector_lists_and_calls_with_a_clean_strict_schema_check(clients: Clients, target: Target) -> None:
