@@ -196,6 +196,93 @@ def test_stdout_carries_only_protocol_messages(tmp_path: Path) -> None:
     assert [e["tool"] for e in audit_entries(err)] == ["echo", "get_note"]
 
 
+STRAY_CONNECTOR = """
+import os
+import sys
+
+from pydantic import BaseModel
+from pydantic_settings import SettingsConfigDict
+
+from patchbay import Connector, ConnectorSettings
+
+
+class StraySettings(ConnectorSettings):
+    model_config = SettingsConfigDict(env_prefix="PATCHBAY_STRAY_")
+
+
+class Said(BaseModel):
+    text: str
+
+
+connector = Connector("stray", title="Stray", version="0", settings=StraySettings, open_world=False)
+
+
+@connector.tool("read")
+def shout(text: str) -> Said:
+    \"\"\"Print to stdout, as careless code in a tool might.\"\"\"
+    print("stray print " + text)
+    sys.stdout.flush()
+    os.write(1, b"stray fd write\\n")
+    return Said(text=text)
+
+
+if __name__ == "__main__":
+    from patchbay.cli import main
+
+    main("stray", "stray_connector:connector", distribution="patchbay")
+"""
+
+
+def test_stray_output_of_a_tool_goes_to_stderr_not_the_wire(tmp_path: Path) -> None:
+    """While serving, fd 1 and sys.stdout point at stderr: a tool that prints (or writes to
+    fd 1) cannot tear the protocol, and every reply still arrives whole, one per line."""
+    script = tmp_path / "stray_connector.py"
+    script.write_text(STRAY_CONNECTOR)
+    initialize = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}
+    messages: list[dict[str, Any]] = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        *(
+            {
+                "jsonrpc": "2.0",
+                "id": i,
+                "method": "tools/call",
+                "params": {"name": "shout", "arguments": {"text": f"t{i}"}},
+            }
+            for i in (2, 3, 4)
+        ),
+    ]
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(script)],
+            env=clean_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        replies: list[dict[str, Any]] = []
+        for message in messages:
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+            if "id" in message:
+                replies.append(json.loads(process.stdout.readline()))
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert out == ""
+    assert [r["id"] for r in replies] == [1, 2, 3, 4]
+    assert [r["result"]["structuredContent"] for r in replies[1:]] == [{"text": f"t{i}"} for i in (2, 3, 4)]
+    err = stderr_path.read_text()
+    assert all(f"stray print t{i}" in err for i in (2, 3, 4))
+    assert err.count("stray fd write") == 3
+
+
 # Read-only by default ----------------------------------------------------------------
 
 
