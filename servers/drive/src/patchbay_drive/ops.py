@@ -7,7 +7,6 @@ read fresh, and a shortcut is followed to its target, which is checked too.
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -240,22 +239,6 @@ def listing(state: DriveState, kind: str, file_id: str, cursor: str | None, limi
 
 
 # Writing ----------------------------------------------------------------------------------------
-
-
-def decode_content(text: str | None, base64_data: str | None) -> bytes | None:
-    """The bytes to upload, from text or base64 (one or neither).
-
-    Raises:
-        InvalidArgument: both given, or the base64 does not decode.
-    """
-    if text is not None and base64_data is not None:
-        raise InvalidArgument("content_base64", "give text or content_base64, not both")
-    if base64_data is not None:
-        try:
-            return base64.b64decode(base64_data, validate=True)
-        except ValueError:
-            raise InvalidArgument("content_base64", "is not valid base64") from None
-    return text.encode() if text is not None else None
 
 
 def create(

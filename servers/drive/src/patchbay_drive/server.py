@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from patchbay import Connector, Cursor, Page, Progress, Question, ResourceDenied, ToolError, fingerprint
+from patchbay.content import body_from
 from patchbay.errors import InvalidArgument
 from patchbay.upstream import upstream_of
 from patchbay_drive import __version__, errors, ops, query, sharing
@@ -186,7 +187,7 @@ def create_file(
 ) -> FileInfo:
     """Create a file from text or base64 content, or a Google Doc from text; large files upload
     resumably with progress."""
-    data = ops.decode_content(text, content_base64)
+    data = body_from(text, content_base64, names=("text", "content_base64"))
     metadata: dict[str, Any] = {"name": name}
     if as_google_doc:
         metadata["mimeType"] = "application/vnd.google-apps.document"
@@ -207,7 +208,7 @@ def update_file(
     mime_type: Annotated[str | None, Field(max_length=200, description="Content type.")] = None,
 ) -> FileInfo:
     """Replace a file's content and/or change its name or description."""
-    data = ops.decode_content(text, content_base64)
+    data = body_from(text, content_base64, names=("text", "content_base64"))
     metadata = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
     if not metadata and data is None:
         raise ToolError("Nothing to change: give name, description, text or content_base64.")

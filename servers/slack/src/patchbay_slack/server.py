@@ -6,8 +6,6 @@ the base's upstream helper; confirmation questions are in this module, next to t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +27,7 @@ from patchbay import (
     check_unchanged,
     fingerprint,
 )
+from patchbay.content import body_from
 from patchbay.upstream import upstream_of
 from patchbay_slack import __version__
 from patchbay_slack.client import Slack
@@ -289,12 +288,9 @@ def _file_bytes(content: str | None, content_base64: str | None) -> bytes:
     """
     if (content is None) == (content_base64 is None):
         raise InvalidArgument("content", "give exactly one of content and content_base64")
-    if content is not None:
-        return content.encode()
-    try:
-        return base64.b64decode(str(content_base64), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidArgument("content_base64", "is not valid base64") from None
+    body = body_from(content, content_base64, names=("content", "content_base64"))
+    assert body is not None  # one of the two was given
+    return body
 
 
 # Resources -----------------------------------------------------------------------------------
