@@ -1,13 +1,15 @@
 """Pages and cursors: opaque, signed, bound to their query; tools/list pages too."""
 
 import time
-from typing import Any
+from typing import Any, Literal
 
+import jsonschema
 import pytest
 from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel, Field
 
 from patchbay.example.server import connector
-from patchbay.pagination import CursorCodec, InvalidCursor
+from patchbay.pagination import CursorCodec, InvalidCursor, Page
 from patchbay.testing import connect
 
 from .example_tools import ALL_TOOLS
@@ -128,3 +130,41 @@ async def test_tools_list_refuses_a_forged_cursor_as_invalid_params(era: str) ->
             await client.list_tools(cursor="forged")
     assert caught.value.error.code == -32602
     assert "Invalid cursor" in caught.value.error.message
+
+
+class Entry(BaseModel):
+    """One entry."""
+
+    name: str
+    kind: Literal["file", "directory"]
+    size: int | None = Field(None, description="Bytes.")
+    tags: list[str] = []
+
+
+def test_a_page_types_its_items_as_objects_and_says_their_fields_in_words() -> None:
+    schema = Page[Entry].model_json_schema(mode="serialization")
+    assert schema["properties"]["items"] == {
+        "type": "array",
+        "items": {"type": "object"},
+        "title": "Items",
+        "description": "Each item (Entry): name (string); kind (one of file, directory); "
+        "size (integer or null, optional): Bytes; tags (array of string, optional).",
+    }
+    assert "$defs" not in schema  # the item's own schema is no longer referenced
+
+
+def test_a_page_of_plain_values_keeps_its_item_type() -> None:
+    schema = Page[int].model_json_schema()
+    assert schema["properties"]["items"]["items"] == {"type": "integer"}
+
+
+async def test_the_clients_check_of_a_page_still_passes_and_still_catches_a_non_object(era: str) -> None:
+    async with connect(connector, {"seed_notes": 3}, era=era) as client:
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        schema = listed["list_notes"].output_schema
+        page = (await client.call_tool("list_notes", {})).structured_content  # mcp.Client validated it
+    assert schema is not None and page is not None and len(page["items"]) == 3
+    assert schema["properties"]["items"]["items"] == {"type": "object"}
+    assert schema["properties"]["items"]["description"].startswith("Each item (Note): key (string)")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"items": ["not an object"], "next_cursor": None}, schema)

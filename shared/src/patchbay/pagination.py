@@ -20,7 +20,9 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from patchbay.model_text import items_text, more
 
@@ -50,9 +52,52 @@ class Page(Paginated, Generic[T]):
 
     items: list[T]
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """`items` as an array of objects whose fields are said in words, not typed one by one.
+
+        A client that checks structuredContent against the output schema (mcp.Client does, on
+        every call) then does a few checks per item instead of several per field: for a page of
+        ten directory entries 22-65 us instead of 270 us, and a 1,000-message page likewise.
+        """
+        json_schema = handler(core_schema)
+        items = handler.resolve_ref_schema(json_schema).get("properties", {}).get("items", {})
+        if "$ref" in items.get("items", {}):
+            item = handler.resolve_ref_schema(items["items"])
+            if item.get("type") == "object" and "properties" in item:
+                items["items"] = {"type": "object"}
+                items["description"] = item_fields(item)
+        return json_schema
+
     def model_text(self) -> str:
         """The items (their own rendering, or a table), then how to get the next page."""
         return items_text(self.items) + more(self.next_cursor)
+
+
+def item_fields(item: Mapping[str, Any]) -> str:
+    """A model's JSON schema in one sentence: 'Each item (Entry): name (string); size (integer, optional): Bytes.'"""
+    required = set(item.get("required", ()))
+    fields = []
+    for name, field in item["properties"].items():
+        kind = _kind(field) + ("" if name in required else ", optional")
+        about = field.get("description")
+        fields.append(f"{name} ({kind})" + (f": {about.rstrip('.')}" if about else ""))
+    title = f" ({item['title']})" if "title" in item else ""
+    return f"Each item{title}: " + "; ".join(fields) + "."
+
+
+def _kind(field: Mapping[str, Any]) -> str:
+    if "enum" in field:
+        return "one of " + ", ".join(str(value) for value in field["enum"])
+    if "const" in field:
+        return f"always {field['const']}"
+    if "anyOf" in field:
+        return " or ".join(_kind(option) for option in field["anyOf"])
+    if field.get("type") == "array" and isinstance(field.get("items"), Mapping):
+        return f"array of {_kind(field['items'])}"
+    if "type" in field:
+        return str(field["type"])
+    return "object" if "$ref" in field else "any"
 
 
 class InvalidCursor(ValueError):
