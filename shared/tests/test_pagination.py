@@ -9,7 +9,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, Field
 
 from patchbay.example.server import connector
-from patchbay.pagination import CursorCodec, InvalidCursor, Page
+from patchbay.pagination import CursorCodec, InvalidCursor, Page, Paginated
 from patchbay.testing import connect
 
 from .example_tools import ALL_TOOLS
@@ -151,6 +151,18 @@ def test_a_page_types_its_items_as_objects_and_says_their_fields_in_words() -> N
         "size (integer or null, optional): Bytes; tags (array of string, optional).",
     }
     assert "$defs" not in schema  # the item's own schema is no longer referenced
+
+
+class Listing(Paginated):
+    entries: list[Entry] = Field(description="What the folder holds.")
+    names: list[str]
+
+
+def test_every_list_of_objects_in_a_paginated_result_is_said_in_words_too() -> None:
+    properties = Listing.model_json_schema(mode="serialization")["properties"]
+    assert properties["entries"]["items"] == {"type": "object"}
+    assert properties["entries"]["description"].startswith("What the folder holds. Each item (Entry): name (string)")
+    assert properties["names"]["items"] == {"type": "string"}
 
 
 def test_a_page_of_plain_values_keeps_its_item_type() -> None:
