@@ -29,6 +29,8 @@ from mcp.shared.message import SessionMessage
 from mcp.shared.subscriptions import ResourceUpdated
 from pydantic import BaseModel, ValidationError
 
+from patchbay import pipes
+
 Request = ServerRequestContext[Any, Any]
 
 # The SDK wraps every resolved tool parameter (e.g. filesystem's `InScope`) as
@@ -90,18 +92,50 @@ async def run_stdio(server: MCPServer[Any]) -> None:
     is not JSON-RPC at all is answered with a parse error (its id when one can be read).
     """
     lowlevel = server._lowlevel_server
-    # The SDK's own claim of fd 1 (the wire moves to a private descriptor, fd 1 then points
-    # at stderr so stray prints miss the wire), done here to hand it a stdout that writes
-    # and flushes each message in one worker-thread hop rather than two.
-    buffer, restore_stdout = stdio._claim_fd(1, sys.stdout, "wb", stdio._open_stdout_diversion)
+    # The SDK's own claims of fd 0 and fd 1 (the wire moves to private descriptors; fd 0 then
+    # reads /dev/null and fd 1 writes to stderr, so stray prints miss the wire), done here to
+    # serve pipes on the event loop (`pipes`) rather than a worker-thread hop per message.
+    out_buffer, restore_stdout = stdio._claim_fd(1, sys.stdout, "wb", stdio._open_stdout_diversion)
+    in_buffer, restore_stdin = stdio._claim_fd(0, sys.stdin, "rb", stdio._open_stdin_diversion)
+    stdin: Any = None
+    stdout: Any = None
     try:
-        stdout = _OneHopStdout(stdio._UnownedTextWrapper(buffer, encoding="utf-8"))
-        async with stdio_server(stdout=stdout) as (read_stream, write_stream):
+        stdin = await _stdin(in_buffer)
+        stdout = await _stdout(out_buffer)
+        async with stdio_server(stdin=stdin, stdout=stdout) as (read_stream, write_stream):
             lenient = _LenientReader(read_stream, write_stream)
             await lowlevel.run(lenient, write_stream, lowlevel.create_initialization_options())
     finally:
+        if isinstance(stdout, pipes.PipeWriter):
+            await stdout.aclose()
+        if isinstance(stdin, pipes.PipeLines):
+            stdin.close()
+        for buffer in (in_buffer, out_buffer):
+            pipes.restore_blocking(buffer.fileno())
+        if restore_stdin is not None:
+            restore_stdin()
         if restore_stdout is not None:
             restore_stdout()
+
+
+async def _stdin(buffer: Any) -> Any:
+    """Lines of the claimed stdin: read by the loop from a pipe, else as the SDK reads them."""
+    if pipes.is_pipe(buffer.fileno()):
+        try:
+            return await pipes.PipeLines.open(buffer.fileno())
+        except (OSError, ValueError):
+            pass
+    return anyio.wrap_file(stdio._UnownedTextWrapper(buffer, encoding="utf-8", errors="replace"))
+
+
+async def _stdout(buffer: Any) -> Any:
+    """The claimed stdout: written by the loop to a pipe, else each message in one worker-thread hop."""
+    if pipes.is_pipe(buffer.fileno()):
+        try:
+            return await pipes.PipeWriter.open(buffer.fileno())
+        except (OSError, ValueError):
+            pass
+    return _OneHopStdout(stdio._UnownedTextWrapper(buffer, encoding="utf-8"))
 
 
 class _OneHopStdout(anyio.AsyncFile[str]):
