@@ -1,15 +1,17 @@
 """Blocking work runs in worker threads under the connector's limit, stops when cancelled,
 and reports progress from the thread."""
 
+import asyncio
 import threading
 import time
+from contextvars import ContextVar
 
 import anyio
 import pytest
 
 from patchbay.example.server import connector
 from patchbay.testing import connect
-from patchbay.workers import WorkCancelled, Workers, checkpoint
+from patchbay.workers import _THREADS, WorkCancelled, Workers, _Threads, checkpoint
 
 pytestmark = pytest.mark.anyio
 
@@ -98,3 +100,45 @@ async def test_progress_is_reported_from_a_worker_thread(era: str) -> None:
         result = await client.call_tool("count_words", {}, progress_callback=progress)
     assert result.structured_content == {"notes": 3500, "words": 14000}
     assert updates == [(1000.0, "1000 notes counted"), (2000.0, "2000 notes counted"), (3000.0, "3000 notes counted")]
+
+
+WHO: ContextVar[str] = ContextVar("who", default="nobody")
+
+
+async def test_the_work_sees_the_callers_context_and_raises_its_own_errors() -> None:
+    workers = Workers(2)
+    WHO.set("the caller")
+    assert await workers.run(WHO.get) == "the caller"
+
+    def fail() -> None:
+        raise KeyError("in the thread")
+
+    with pytest.raises(KeyError, match="in the thread"):
+        await workers.run(fail)
+    assert await workers.run(lambda: threading.current_thread().daemon) is True  # never holds up the exit
+
+
+async def test_a_caller_that_stops_waiting_leaves_no_result_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    released = threading.Event()
+    loop_errors: list[object] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: loop_errors.append(context))
+    with anyio.move_on_after(0.05):
+        await _THREADS.run(released.wait, 5)  # no ticket: nothing tells it to stop
+    released.set()
+    await anyio.sleep(0.1)  # its result arrives for a caller that is gone
+    assert loop_errors == []
+
+
+async def test_idle_threads_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Threads, "IDLE_SECONDS", 0.05)
+    threads = _Threads("test-pool")
+    results = await asyncio.gather(*(threads.run(time.sleep, 0.02) for _ in range(4)))
+    assert results == [None] * 4
+    assert _workers_alive() >= 1
+    await anyio.sleep(0.3)
+    assert _workers_alive() == 0
+    assert await threads.run(lambda: 7) == 7  # and start again when work comes
+
+
+def _workers_alive() -> int:
+    return sum(thread.name == "test-pool" for thread in threading.enumerate())
