@@ -115,6 +115,8 @@ async def test_the_work_sees_the_callers_context_and_raises_its_own_errors() -> 
 
     with pytest.raises(KeyError, match="in the thread"):
         await workers.run(fail)
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        await workers.run(next, iter([]))
     assert await workers.run(lambda: threading.current_thread().daemon) is True  # never holds up the exit
 
 
@@ -142,3 +144,23 @@ async def test_idle_threads_end(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _workers_alive() -> int:
     return sum(thread.name == "test-pool" for thread in threading.enumerate())
+
+
+def test_a_result_for_a_closed_loop_does_not_cost_a_thread() -> None:
+    threads = _Threads("test-closed-loop")
+    released = threading.Event()
+
+    async def abandon() -> None:
+        with anyio.move_on_after(0.01):
+            await threads.run(released.wait, 5)
+
+    asyncio.run(abandon())  # the loop closes while the work still runs
+    released.set()
+    time.sleep(0.1)  # the thread finishes for a loop that is gone
+
+    async def again() -> int:
+        with anyio.fail_after(5):
+            return await threads.run(lambda: 7)
+
+    assert asyncio.run(again()) == 7
+    assert sum(thread.name == "test-closed-loop" for thread in threading.enumerate()) == 1

@@ -15,6 +15,7 @@ limit counts threads that still run, not calls that still wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import threading
@@ -182,7 +183,8 @@ class _Threads:
                 outcome = (False, exc)
             with self._lock:
                 self._idle += 1
-            future.get_loop().call_soon_threadsafe(_settle, future, outcome)
+            with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits for it
+                future.get_loop().call_soon_threadsafe(_settle, future, outcome)
 
 
 def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
@@ -191,6 +193,8 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
     ok, value = outcome
     if ok:
         future.set_result(value)
+    elif isinstance(value, StopIteration):  # a future refuses it (it would end the awaiting coroutine)
+        future.set_exception(RuntimeError(f"StopIteration raised in a worker thread: {value}"))
     else:
         future.set_exception(value)
 
