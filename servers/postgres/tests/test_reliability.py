@@ -289,18 +289,23 @@ def _stdio_answer(dsn: str, arguments_json: str, timeout: float = 10.0) -> dict[
     try:
         proc.stdin.write(("\n".join(lines) + "\n").encode())
         proc.stdin.flush()
+        # Raw reads split here: a buffered readline can hold a second answer the selector
+        # no longer sees (both answers often come in one read).
         selector = selectors.DefaultSelector()
         selector.register(proc.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
+        pending = b""
         while time.monotonic() < deadline:
             if not selector.select(deadline - time.monotonic()):
                 break
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
+            if not chunk:
                 break
-            message = json.loads(line)
-            if message.get("id") == 2:
-                return dict(message)
+            *lines_read, pending = (pending + chunk).split(b"\n")
+            for line in lines_read:
+                message = json.loads(line)
+                if message.get("id") == 2:
+                    return dict(message)
         return None
     finally:
         proc.kill()
