@@ -102,6 +102,31 @@ async def test_describe_object_in_detail(settings: dict[str, Any], era: str) -> 
     assert "No table or view public.nope" in missing.content[0].text
 
 
+async def test_dates_and_times_python_cannot_hold_come_as_text(settings: dict[str, Any], era: str) -> None:
+    """infinity and years BC failed the whole query (psycopg cannot make a datetime of them)."""
+    page = await call(
+        settings,
+        era,
+        "execute_sql",
+        sql="select 'infinity'::timestamptz as forever, '-infinity'::timestamp as never, "
+        "'0044-03-15 BC'::date as ides, '0044-03-15 10:00 BC'::timestamp as ides_at, "
+        "'2024-05-01 12:30:00.5+05:30'::timestamptz as half, '2024-05-01 12:30'::timestamp as plain, "
+        "array['2024-05-01 00:00-08'::timestamptz] as stamps, '10:00:00.25'::time as at",
+    )
+    assert page["rows"] == [
+        [
+            "infinity",
+            "-infinity",
+            "0044-03-15 BC",
+            "0044-03-15 10:00:00 BC",
+            "2024-05-01T07:00:00.5+00:00",
+            "2024-05-01T12:30:00",
+            ["2024-05-01T08:00:00+00:00"],
+            "10:00:00.25",
+        ]
+    ]
+
+
 async def test_execute_sql_pages_through_a_result(settings: dict[str, Any], era: str) -> None:
     ids: list[int] = []
     async with connect(connector, settings, era=era) as client:

@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 import anyio
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from psycopg.rows import TupleRow
 from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -93,7 +95,34 @@ class Running:
 
 
 # Types whose Python form is lossy or awkward as JSON come back as PostgreSQL's own text.
-_AS_TEXT = ("numeric", "interval", "money", "int4range", "int8range", "numrange", "tsrange", "tstzrange", "daterange")
+# Dates and times too: Python cannot hold infinity or a year BC (loading one failed the whole
+# query), and PostgreSQL's text is already ISO 8601 (DateStyle ISO) and far cheaper to pass on.
+_AS_TEXT = (
+    "numeric",
+    "interval",
+    "money",
+    "int4range",
+    "int8range",
+    "numrange",
+    "tsrange",
+    "tstzrange",
+    "daterange",
+    "date",
+    "time",
+)
+
+
+class IsoTimestamp(Loader):
+    """timestamp and timestamptz as PostgreSQL's text in ISO 8601 form: 'T' between date and time
+    and a whole offset, '2024-05-01T12:30:00.5+00:00' (PostgreSQL writes '2024-05-01 12:30:00.5+00').
+    infinity, years BC and anything not in DateStyle ISO come as PostgreSQL wrote them."""
+
+    def load(self, data: Buffer) -> str:
+        text = bytes(data).decode()
+        if len(text) < 19 or text[10] != " " or text.endswith(" BC"):
+            return text
+        text = f"{text[:10]}T{text[11:]}"
+        return f"{text}:00" if text[-3] in "+-" else text
 
 
 @dataclass
@@ -435,11 +464,10 @@ async def _reset(conn: AsyncConnection[TupleRow]) -> None:
 
 
 async def _configure(conn: AsyncConnection[TupleRow]) -> None:
-    for type_name in _AS_TEXT:
-        info = await psycopg.types.TypeInfo.fetch(conn, type_name)
-        if info is not None:
-            conn.adapters.register_loader(info.oid, TextLoader)
-    await conn.commit()  # the type lookups opened a transaction
+    for type_name in _AS_TEXT:  # all built in: known by name, no query needed
+        conn.adapters.register_loader(type_name, TextLoader)
+    for type_name in ("timestamp", "timestamptz"):
+        conn.adapters.register_loader(type_name, IsoTimestamp)
 
 
 def jsonable(value: Any) -> Any:
