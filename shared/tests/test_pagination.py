@@ -141,13 +141,12 @@ class Entry(BaseModel):
     tags: list[str] = []
 
 
-def test_a_page_types_its_items_as_objects_and_says_their_fields_in_words() -> None:
+def test_a_page_says_its_items_fields_in_words_and_leaves_them_untyped() -> None:
     schema = Page[Entry].model_json_schema(mode="serialization")
     assert schema["properties"]["items"] == {
         "type": "array",
-        "items": {"type": "object"},
         "title": "Items",
-        "description": "Each item (Entry): name (string); kind (one of file, directory); "
+        "description": "Each item is an object (Entry): name (string); kind (one of file, directory); "
         "size (integer or null, optional): Bytes; tags (array of string, optional).",
     }
     assert "$defs" not in schema  # the item's own schema is no longer referenced
@@ -160,8 +159,10 @@ class Listing(Paginated):
 
 def test_every_list_of_objects_in_a_paginated_result_is_said_in_words_too() -> None:
     properties = Listing.model_json_schema(mode="serialization")["properties"]
-    assert properties["entries"]["items"] == {"type": "object"}
-    assert properties["entries"]["description"].startswith("What the folder holds. Each item (Entry): name (string)")
+    assert "items" not in properties["entries"]
+    assert properties["entries"]["description"].startswith(
+        "What the folder holds. Each item is an object (Entry): name (string)"
+    )
     assert properties["names"]["items"] == {"type": "string"}
 
 
@@ -170,13 +171,15 @@ def test_a_page_of_plain_values_keeps_its_item_type() -> None:
     assert schema["properties"]["items"]["items"] == {"type": "integer"}
 
 
-async def test_the_clients_check_of_a_page_still_passes_and_still_catches_a_non_object(era: str) -> None:
+async def test_the_clients_check_of_a_page_still_passes_and_still_catches_a_malformed_page(era: str) -> None:
     async with connect(connector, {"seed_notes": 3}, era=era) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         schema = listed["list_notes"].output_schema
         page = (await client.call_tool("list_notes", {})).structured_content  # mcp.Client validated it
     assert schema is not None and page is not None and len(page["items"]) == 3
-    assert schema["properties"]["items"]["items"] == {"type": "object"}
-    assert schema["properties"]["items"]["description"].startswith("Each item (Note): key (string)")
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"items": ["not an object"], "next_cursor": None}, schema)
+    assert schema["properties"]["items"]["type"] == "array" and "items" not in schema["properties"]["items"]
+    assert schema["properties"]["items"]["description"].startswith("Each item is an object (Note): key (string)")
+    assert schema["properties"]["next_cursor"]["type"] == ["string", "null"]
+    for malformed in ({"items": "not a list"}, {"items": [], "next_cursor": 3}, {"next_cursor": None}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(malformed, schema)

@@ -48,12 +48,13 @@ class Paginated(BaseModel):
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        """Each list of objects (`items`, `messages`, ...) as an array of objects whose fields are
+        """Each list of objects (`items`, `messages`, ...) as an array whose items' fields are
         said in words (`item_fields`), not typed one by one.
 
         A client that checks structuredContent against the output schema (mcp.Client does, on
-        every call) then makes a few checks per item instead of several per field: a page of
-        ten directory entries costs it 22-65 us instead of 270 us, and pages grow to thousands.
+        every call) then makes one check per list instead of several per field of every item:
+        a page of ten directory entries cost it 270 us typed in full, 73 us with each item
+        typed as an object, 13 us now; pages grow to thousands of items.
         """
         json_schema = handler(core_schema)
         for prop in handler.resolve_ref_schema(json_schema).get("properties", {}).values():
@@ -61,7 +62,7 @@ class Paginated(BaseModel):
                 continue
             item = handler.resolve_ref_schema(prop["items"])
             if item.get("type") == "object" and "properties" in item:
-                prop["items"] = {"type": "object"}
+                del prop["items"]
                 prop["description"] = " ".join(filter(None, [prop.get("description"), item_fields(item)]))
         return json_schema
 
@@ -77,7 +78,8 @@ class Page(Paginated, Generic[T]):
 
 
 def item_fields(item: Mapping[str, Any]) -> str:
-    """A model's JSON schema in one sentence: 'Each item (Entry): name (string); size (integer, optional): Bytes.'"""
+    """A model's JSON schema in one sentence:
+    'Each item is an object (Entry): name (string); size (integer, optional): Bytes.'"""
     required = set(item.get("required", ()))
     fields = []
     for name, field in item["properties"].items():
@@ -85,7 +87,7 @@ def item_fields(item: Mapping[str, Any]) -> str:
         about = field.get("description")
         fields.append(f"{name} ({kind})" + (f": {about.rstrip('.')}" if about else ""))
     title = f" ({item['title']})" if "title" in item else ""
-    return f"Each item{title}: " + "; ".join(fields) + "."
+    return f"Each item is an object{title}: " + "; ".join(fields) + "."
 
 
 def _kind(field: Mapping[str, Any]) -> str:

@@ -31,7 +31,7 @@ from patchbay.errors import ErrorMapper
 from patchbay.pagination import CursorCodec, InvalidCursor
 from patchbay.redaction import Redactor
 from patchbay.registry import Hooks, NotificationHook, ToolSpec
-from patchbay.schemas import compact_input_schema, inline_refs
+from patchbay.schemas import compact_input_schema, lean_output_schema
 from patchbay.settings import ConnectorSettings
 from patchbay.workers import Workers
 
@@ -161,14 +161,14 @@ class Runtime(Generic[SettingsT, StateT]):
 
     async def _listed_tools(self) -> list[types.Tool]:
         """The tools as listed, built once: input schemas without titles or null options (what the
-        model reads), output schemas with their references inlined (what clients validate)."""
+        model reads), output schemas lean (`lean_output_schema`: what clients validate on every call)."""
         if self._tools_listed is None:
             assert self.server is not None
             self._tools_listed = [
                 tool.model_copy(
                     update={
                         "input_schema": compact_input_schema(tool.input_schema, closed=self.hooks.strict_arguments),
-                        "output_schema": inline_refs(tool.output_schema) if tool.output_schema else None,
+                        "output_schema": lean_output_schema(tool.output_schema) if tool.output_schema else None,
                     }
                 )
                 for tool in await self.server.list_tools()
