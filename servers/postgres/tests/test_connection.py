@@ -1,12 +1,14 @@
 """Connections: several databases, reconnecting, roles, and passwords that never leak."""
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -86,6 +88,18 @@ async def test_a_superuser_role_is_warned_about(postgres: Any, caplog: pytest.Lo
         await client.call_tool("list_databases", {})
     assert "role 'patchbay' is a superuser" in caplog.text
     assert "dedicated read-only role" in caplog.text
+
+
+async def test_serving_does_not_wait_for_the_role_check(caplog: pytest.LogCaptureFixture) -> None:
+    """A database that accepts the connection and never answers: the check waits for it, the client does not."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        dsn = f"postgresql://nobody:pw@127.0.0.1:{silent.getsockname()[1]}/app"
+        with anyio.fail_after(20):  # the check itself would wait 60 s (connect_timeout_seconds)
+            async with connect(connector, {"dsn": dsn, "connect_timeout_seconds": 60}) as client:
+                listed = await client.call_tool("list_databases", {})
+                checking = "not reachable" not in caplog.text
+    assert not listed.is_error and checking
+    assert "not reachable" not in caplog.text  # shutting down gave up on the check after a second
 
 
 async def test_a_plain_role_is_not_warned_about(postgres: Any, caplog: pytest.LogCaptureFixture) -> None:

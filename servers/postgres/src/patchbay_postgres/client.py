@@ -50,6 +50,9 @@ T = TypeVar("T")
 
 CANCEL_BOUND_SECONDS = 2.0
 """How long a cancelled call keeps asking the server to cancel its statement before it closes the connection."""
+ROLE_CHECK_GRACE_SECONDS = 1.0
+"""How long shutting down waits for the start-up role check to finish warning (a database that does
+not answer would otherwise hold the exit up to connect_timeout_seconds)."""
 
 Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
 
@@ -186,6 +189,7 @@ class Databases:
         }
         self._lent: dict[int, int] = {}  # id(pool) -> connections lent out now
         self._probes: dict[str, asyncio.Future[None]] = {}  # database -> the attempt in flight
+        self._role_check: asyncio.Task[None] | None = None
         # An open result waits for its next page at most half the idle-in-transaction timeout,
         # so the server never ends its session first: statement_timeout_ms, 30 s by default.
         self.results = Results(self, hold_seconds=settings.statement_timeout_ms / 1000)
@@ -206,15 +210,31 @@ class Databases:
             raise InvalidArgument("database", f"no database named {name!r}; configured: {known}") from None
 
     async def open(self) -> None:
-        """Open the pools (connections are made on first use); warn about powerful roles."""
+        """Open the pools (connections are made on first use); warn about powerful roles.
+
+        The role check connects to every database: it runs beside serving, so that the
+        client's first answers do not wait for it (`--require-non-superuser` checks before).
+        """
         for database in self._databases.values():
             for pool in database.pools:
                 await pool.open(wait=False)
-        for warning in await role_warnings(self.settings):
+        self._role_check = asyncio.create_task(self._warn_about_roles())
+
+    async def _warn_about_roles(self) -> None:
+        try:
+            warnings = await role_warnings(self.settings)
+        except Exception as exc:  # a warning that could not be made must not take the server down
+            logger.warning("could not check the databases' roles: %s", type(exc).__name__)
+            return
+        for warning in warnings:
             logger.warning(warning)
 
     async def close(self) -> None:
-        """Close every open result, then every pool."""
+        """Finish the role check (at most a second more), close every open result, then every pool."""
+        if self._role_check is not None:
+            with anyio.move_on_after(ROLE_CHECK_GRACE_SECONDS):
+                await asyncio.shield(self._role_check)
+            self._role_check.cancel()
         await self.results.close()
         for database in self._databases.values():
             for pool in database.pools:
