@@ -137,3 +137,47 @@ async def test_an_open_result_is_read_only_and_keeps_no_session_setting(postgres
             cursor = (await page(client, cursor))["next_cursor"]
         again = await page(client, sql=setting)
     assert during["rows"] == again["rows"] == [["30s", "on"]]
+
+
+EPOCH_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+CLOCKED = f"select i, {EPOCH_US} from generate_series(1, 100) i"  # each row stamped when it is fetched
+
+
+async def fetched_ahead_ended(postgres: Any, db: str) -> int:
+    """Once the connector's sessions on `db` run nothing, PostgreSQL's clock now (microseconds)."""
+    await anyio.sleep(0.3)  # time for a fetch ahead to start
+    busy = (
+        "select count(*) from pg_stat_activity where datname = %s and application_name = 'patchbay-postgres' "
+        "and state = 'active'"
+    )
+    for _ in range(1000):
+        if not postgres.execute(busy, (db,))[0][0]:
+            break
+        await anyio.sleep(0.01)
+    else:
+        raise AssertionError("the connector's sessions stayed busy for 10 s")
+    return int(postgres.execute(f"select {EPOCH_US}")[0][0])
+
+
+async def test_from_the_second_page_on_the_next_page_is_fetched_ahead(postgres: Any, db: str, era: str) -> None:
+    async with connect(connector, settings(postgres, db), era=era) as client:
+        first = await page(client, sql=CLOCKED, rows=10)
+        after_first = await fetched_ahead_ended(postgres, db)
+        second = await page(client, first["next_cursor"], sql=CLOCKED, rows=10)
+        after_second = await fetched_ahead_ended(postgres, db)
+        third = await page(client, second["next_cursor"], sql=CLOCKED, rows=10)
+    assert ids(first) + ids(second) + ids(third) == list(range(1, 31))
+    assert all(row[1] > after_first for row in second["rows"][1:])  # after the first page: only when asked
+    assert all(row[1] < after_second for row in third["rows"])  # after the second: before it was asked for
+
+
+async def test_a_result_fetched_ahead_closes_at_its_bound_and_pages_on_from_a_new_run(
+    postgres: Any, db: str, era: str
+) -> None:
+    async with connect(connector, settings(postgres, db, statement_timeout_ms=300), era=era) as client:
+        first = await page(client)
+        second = await page(client, first["next_cursor"])  # the third is fetched ahead now
+        await anyio.sleep(1.0)
+        assert open_transactions(postgres, db) == 0  # closed by the bound, the fetch ahead included
+        third = await page(client, second["next_cursor"])
+    assert ids(first) + ids(second) + ids(third) == list(range(1, 91))

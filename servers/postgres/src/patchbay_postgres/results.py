@@ -6,7 +6,9 @@ page and one row more. A result that ends on that page is closed at once (RESET 
 COMMIT, one more round trip). A result with more rows stays open: its read-only transaction,
 its cursor and the row already fetched wait, on their connection, for the call that asks for
 the next page (one FETCH each), so the pages of a result come from one snapshot and the
-query runs once, however many pages it has.
+query runs once, however many pages it has. From the second page on, the next page is
+fetched ahead as soon as a page is sent, so PostgreSQL and psycopg work on it while the
+client reads the page it has (one page more in memory, no more than that).
 
 An open result is bounded: it is closed `hold_seconds` after its last page (below the
 session's idle_in_transaction_session_timeout), when a call needs its connection and the pool
@@ -22,9 +24,11 @@ import asyncio
 import logging
 import secrets
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
@@ -35,6 +39,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("patchbay.postgres")
 
 Row = tuple[Any, ...]
+
+AHEAD_GRACE_SECONDS = 1.0
+"""How long closing an open result lets its fetch ahead run before cancelling it on the server."""
 
 
 @dataclass
@@ -58,10 +65,52 @@ class Open:
     conn: AsyncConnection[TupleRow]
     cursor: str
     position: int  # rows sent so far
-    lookahead: Row  # the first row of the next page, already fetched
+    buffered: list[Row]  # rows fetched and not sent yet (at least the next page's first)
     columns: list[tuple[str, int]]
+    size: int  # rows of the last page sent: what is fetched ahead
+    ahead: asyncio.Task[list[Row]] | None = None  # the next page, being fetched
+    ended: bool = False  # the cursor has no rows left to fetch
     timer: asyncio.TimerHandle | None = None
     opened: float = field(default_factory=time.monotonic)
+
+    async def rows(self, wanted: int) -> list[Row]:
+        """The rows fetched and not sent (the one fetched ahead included), topped up to `wanted`
+        when the cursor has more.
+
+        Raises:
+            psycopg.Error: fetching failed (here or ahead).
+        """
+        if self.ahead is not None:
+            ahead, self.ahead = self.ahead, None
+            fetched = await ahead
+            self.buffered += fetched
+            self.ended = len(fetched) < self.size
+        if len(self.buffered) < wanted and not self.ended:
+            more, _ = await _fetch(self.conn, self.cursor, wanted - len(self.buffered))
+            self.ended = len(more) < wanted - len(self.buffered)
+            self.buffered += more
+        return self.buffered
+
+    def fetch_ahead(self) -> None:
+        """Start fetching the next page (as many rows as the last one) while the client reads."""
+        if not self.ended and self.ahead is None:
+            self.ahead = asyncio.create_task(_fetch_rows(self.conn, self.cursor, self.size))
+
+    async def settle(self) -> None:
+        """Let a fetch ahead end (cancelled on the server first when it runs long), so that the
+        connection is free; its rows or error are dropped."""
+        if self.ahead is None:
+            return
+        ahead, self.ahead = self.ahead, None
+        if not ahead.done():
+            with anyio.move_on_after(AHEAD_GRACE_SECONDS):
+                await asyncio.wait({ahead})
+        if not ahead.done():
+            with suppress(psycopg.Error):
+                await self.conn.cancel_safe()
+        await asyncio.wait({ahead})
+        if not ahead.cancelled():
+            ahead.exception()  # retrieved: a failed fetch ahead is not logged as never seen
 
 
 class Results:
@@ -116,15 +165,15 @@ class Results:
                 await declare(conn, cursor, query)
                 if skip:
                     await conn.execute(sql.SQL("MOVE FORWARD {} FROM {}").format(skip, sql.Identifier(cursor)))
-                fetched = await _fetch(conn, cursor, limit + 1)
-                rows, columns = fetched
-                if len(rows) > limit:
-                    token = secrets.token_urlsafe(9)
-                    self._hold(Open(token, database, conn, cursor, skip + limit, rows[limit], columns))
-                    kept = True
-                    return Fetched(rows[:limit], True, columns, conn, token)
-                await _finish(conn)
-            return Fetched(rows, False, columns, conn)
+                rows, columns = await _fetch(conn, cursor, limit + 1)
+                if len(rows) <= limit:
+                    await _finish(conn)
+            if len(rows) <= limit:
+                return Fetched(rows, False, columns, conn)
+            token = secrets.token_urlsafe(9)
+            self._hold(Open(token, database, conn, cursor, skip + limit, rows[limit:], columns, limit))
+            kept = True
+            return Fetched(rows[:limit], True, columns, conn, token)
         finally:
             if kept:
                 running.conn = None  # the open result has it now, still lent
@@ -135,12 +184,11 @@ class Results:
         running.conn = held.conn
         done = True
         try:
-            rows, _ = await _fetch(held.conn, held.cursor, limit)
-            rows.insert(0, held.lookahead)
+            rows = await held.rows(limit + 1)
             if len(rows) > limit:
                 held.position += limit
-                held.lookahead = rows[limit]
-                self._hold(held)
+                held.buffered, held.size = rows[limit:], limit
+                self._hold(held, fetch_ahead=True)
                 done = False
                 return Fetched(rows[:limit], True, held.columns, held.conn, held.token)
             async with held.conn.pipeline():
@@ -149,12 +197,17 @@ class Results:
         finally:
             running.conn = None
             if done:
+                await held.settle()
                 await self.databases.give_back(held.database.reads, held.conn, None)
 
-    def _hold(self, held: Open) -> None:
+    def _hold(self, held: Open, *, fetch_ahead: bool = False) -> None:
+        """Keep `held` open for its next page; fetch that page ahead once the client has asked
+        for a second page (many stop at the first: no rows are fetched for nothing then)."""
         self._open[held.token] = held
         loop = asyncio.get_running_loop()
         held.timer = loop.call_later(self.hold_seconds, self._expire, held.token)
+        if fetch_ahead:
+            held.fetch_ahead()
 
     def _expire(self, token: str) -> None:
         held = self._open.pop(token, None)
@@ -170,6 +223,7 @@ class Results:
         """End an open result: roll its transaction back and return its connection."""
         if held.timer is not None:
             held.timer.cancel()
+        await held.settle()
         try:
             await held.conn.rollback()
         except psycopg.Error as exc:  # a broken connection: the pool discards it
@@ -208,6 +262,11 @@ async def _fetch(conn: AsyncConnection[TupleRow], cursor: str, count: int) -> tu
     fetched = await conn.execute(sql.SQL("FETCH FORWARD {} FROM {}").format(count, sql.Identifier(cursor)))
     rows = await fetched.fetchall()
     return rows, [(d.name, d.type_code) for d in fetched.description or []]
+
+
+async def _fetch_rows(conn: AsyncConnection[TupleRow], cursor: str, count: int) -> list[Row]:
+    rows, _ = await _fetch(conn, cursor, count)
+    return rows
 
 
 async def _finish(conn: AsyncConnection[TupleRow]) -> None:
