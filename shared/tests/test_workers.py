@@ -164,3 +164,49 @@ def test_a_result_for_a_closed_loop_does_not_cost_a_thread() -> None:
 
     assert asyncio.run(again()) == 7
     assert sum(thread.name == "test-closed-loop" for thread in threading.enumerate()) == 1
+
+
+async def test_work_that_turns_slow_never_holds_the_loop_up() -> None:
+    """A kind of work that was quick is waited for on the loop thread, but only briefly."""
+    threads = _Threads("test-quick")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0.01)
+
+    def work(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+    assert await threads.run(work, 0, kind="lookup") == 0
+    assert threads._quick["lookup"] is True  # so the next one is waited for on the loop thread
+    async with anyio.create_task_group() as group:
+        group.start_soon(tick)
+        assert await threads.run(work, 0.3, kind="lookup") == 0.3  # this time it is slow
+        group.cancel_scope.cancel()
+    assert ticks >= 10  # the loop went on ticking meanwhile
+    assert threads._quick["lookup"] is False  # and is not waited for next time
+
+
+@pytest.mark.parametrize("seconds", [0, 0.05], ids=["handed back", "through the loop"])
+async def test_results_and_errors_come_back_either_way(seconds: float) -> None:
+    threads = _Threads("test-either-way")
+
+    def fail() -> None:
+        time.sleep(seconds)
+        raise KeyError("in the thread")
+
+    def stop() -> None:
+        time.sleep(seconds)
+        raise StopIteration
+
+    for _ in range(2):  # the first run of a kind, then one whose speed is known
+        assert await threads.run(lambda: time.sleep(seconds) or WHO.get(), kind="who") == WHO.get()
+        with pytest.raises(KeyError, match="in the thread"):
+            await threads.run(fail, kind="fail")
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await threads.run(stop, kind="stop")
+    assert set(threads._quick.values()) == {seconds == 0}

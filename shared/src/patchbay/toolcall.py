@@ -122,7 +122,7 @@ async def invoke(plan: ToolPlan, runtime: Runtime[Any, Any], kwargs: dict[str, A
     try:
         if plan.is_async:
             return await fn(**kwargs)
-        return await runtime.workers.run(lambda: fn(**kwargs))
+        return await runtime.workers.run(lambda: fn(**kwargs), kind=fn)
     except MCPError:
         raise
     except Exception as exc:
