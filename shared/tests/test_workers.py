@@ -73,21 +73,21 @@ async def test_no_more_than_the_limit_run_at_once() -> None:
     assert most == 2
 
 
+async def tick(ticks: list[int]) -> None:
+    """Count the loop's turns, every 10 ms, until cancelled."""
+    while True:
+        ticks[0] += 1
+        await anyio.sleep(0.01)
+
+
 async def test_the_event_loop_stays_free_while_threads_work() -> None:
     workers = Workers(1)
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await anyio.sleep(0.01)
-
+    ticks = [0]
     async with anyio.create_task_group() as group:
-        group.start_soon(tick)
+        group.start_soon(tick, ticks)
         await workers.run(time.sleep, 0.3)  # a blocking call: the loop goes on ticking meanwhile
         group.cancel_scope.cancel()
-    assert ticks >= 10
+    assert ticks[0] >= 10
 
 
 async def test_progress_is_reported_from_a_worker_thread(era: str) -> None:
@@ -169,13 +169,7 @@ def test_a_result_for_a_closed_loop_does_not_cost_a_thread() -> None:
 async def test_work_that_turns_slow_never_holds_the_loop_up() -> None:
     """A kind of work that was quick is waited for on the loop thread, but only briefly."""
     threads = _Threads("test-quick")
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await anyio.sleep(0.01)
+    ticks = [0]
 
     def work(seconds: float) -> float:
         time.sleep(seconds)
@@ -184,10 +178,10 @@ async def test_work_that_turns_slow_never_holds_the_loop_up() -> None:
     assert await threads.run(work, 0, kind="lookup") == 0
     assert threads._quick["lookup"] is True  # so the next one is waited for on the loop thread
     async with anyio.create_task_group() as group:
-        group.start_soon(tick)
+        group.start_soon(tick, ticks)
         assert await threads.run(work, 0.3, kind="lookup") == 0.3  # this time it is slow
         group.cancel_scope.cancel()
-    assert ticks >= 10  # the loop went on ticking meanwhile
+    assert ticks[0] >= 10  # the loop went on ticking meanwhile
     assert threads._quick["lookup"] is False  # and is not waited for next time
 
 

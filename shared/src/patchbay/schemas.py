@@ -9,6 +9,7 @@ definitions (a tree node that holds tree nodes) are left as references.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 _PREFIX = "#/$defs/"
@@ -53,14 +54,16 @@ def lean_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return cast(dict[str, Any], _untitled(inline_refs(schema)))
 
 
-def _untitled(node: Any, key: str | None = None) -> Any:
+def _untitled(node: Any, key: str | None = None, then: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """`node` with every schema's title dropped, each schema passed through `then` after its parts."""
     if isinstance(node, list):
-        return [_untitled(item) for item in node]
+        return [_untitled(item, None, then) for item in node]
     if not isinstance(node, dict):
         return node
     if key in ("properties", "$defs"):  # maps of names to schemas: a property may be called "title"
-        return {name: _untitled(value) for name, value in node.items()}
-    return {k: _untitled(v, k) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+        return {name: _untitled(value, None, then) for name, value in node.items()}
+    out = {k: _untitled(v, k, then) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    return then(out) if then is not None else out
 
 
 def _closure(names: set[str], definitions: dict[str, Any]) -> set[str]:
@@ -95,26 +98,20 @@ def compact_input_schema(schema: dict[str, Any], *, closed: bool = False) -> dic
     arguments are still validated in full by its own model. `closed` adds
     `additionalProperties: false` (a connector with `strict_arguments` refuses other names).
     """
-    compacted = {key: _compact(value, key) for key, value in schema.items() if key != "title"}
+    compacted = {key: _untitled(value, key, _optional_unnulled) for key, value in schema.items() if key != "title"}
     return {**compacted, "additionalProperties": False} if closed else compacted
 
 
-def _compact(node: Any, key: str | None = None) -> Any:
-    if isinstance(node, list):
-        return [_compact(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if key in ("properties", "$defs"):  # maps of names to schemas: a property may be called "title"
-        return {name: _compact(value) for name, value in node.items()}
-    out = {k: _compact(v, k) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
-    options = out.get("anyOf")
+def _optional_unnulled(schema: dict[str, Any]) -> Any:
+    """An optional argument's `anyOf` with null, as the one type it takes otherwise."""
+    options = schema.get("anyOf")
     if (
         isinstance(options, list)
         and len(options) == 2
         and {"type": "null"} in options
-        and out.get("default", 0) is None
+        and schema.get("default", 0) is None
     ):
         kept = next(option for option in options if option != {"type": "null"})
-        rest = {k: v for k, v in out.items() if k not in ("anyOf", "default")}
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
         return {**kept, **rest}
-    return out
+    return schema
