@@ -144,12 +144,12 @@ class _Threads:
     """Daemon threads that run work handed over from the event loop, started as needed and
     ended after `IDLE_SECONDS` without work.
 
-    Leaner than `anyio.to_thread.run_sync`: `Workers.run` of an empty function takes about 43 us
-    there and back, against about 70 us through anyio and its limiter (5,000 calls; no second
-    limiter, no cancel scope; `Workers` keeps the limit): the work runs in a copy of the
-    caller's context, and its result is set on the caller's loop. A cancelled caller stops
-    waiting at once; the thread runs on (told to stop through its ticket) and its result is
-    dropped. Daemon threads, so a call stuck in the kernel never holds up the server's exit.
+    Leaner than `anyio.to_thread.run_sync` (no second limiter, no cancel scope; `Workers`
+    keeps the limit): the work runs in a copy of the caller's context, and its result is
+    handed straight back when the loop thread waits for it (quick work, see `run`), else set
+    on the caller's loop. A cancelled caller stops waiting at once; the thread runs on (told
+    to stop through its ticket) and its result is dropped. Daemon threads, so a call stuck in
+    the kernel never holds up the server's exit.
     """
 
     IDLE_SECONDS = 10.0
