@@ -706,7 +706,7 @@ def record_headlines(results: list[Measured]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small-calls", type=int, default=300, help="list_directory calls per server (default 300)")
+    parser.add_argument("--small-calls", type=int, default=1000, help="list_directory calls per server (default 1000)")
     parser.add_argument(
         "--rounds", type=int, default=8, help="timed calls per server for the large operations (default 8)"
     )

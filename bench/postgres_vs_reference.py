@@ -895,7 +895,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small-calls", type=int, default=300, help="calls per server per small query (default 300)")
+    parser.add_argument("--small-calls", type=int, default=1000, help="calls per server per small query (default 1000)")
     parser.add_argument(
         "--client-timeout",
         type=float,
