@@ -53,16 +53,23 @@ async def test_a_restarted_server_is_reconnected_transparently(postgres: Any, er
     assert second.structured_content != first.structured_content  # a new connection
 
 
+async def call_into(client: Any, results: list[Any], sql: str) -> None:
+    results.append(await client.call_tool("execute_sql", {"sql": sql}))
+
+
 async def test_reconnecting_follows_the_shared_retry_policy(postgres: Any) -> None:
     if not hasattr(postgres, "pid"):
         pytest.skip("PATCHBAY_TEST_POSTGRES_DSN points at a server the suite did not start")
     # retry_attempts=1: never retried, so the read on the pooled connection the restart killed fails
     async with connect(connector, {"dsn": postgres.dsn(), "retry_attempts": 1}) as client:
-        first = await client.call_tool("execute_sql", {"sql": "select 1"})
+        firsts: list[Any] = []
+        async with anyio.create_task_group() as group:  # two at once: two connections in the pool
+            for _ in range(2):
+                group.start_soon(lambda: call_into(client, firsts, "select pg_sleep(0.2)"))
         postgres.restart()
         lost = await client.call_tool("execute_sql", {"sql": "select 1"})
-        again = await client.call_tool("execute_sql", {"sql": "select 1"})  # the dead connection was dropped
-    assert not first.is_error
+        again = await client.call_tool("execute_sql", {"sql": "select 1"})  # every dead connection was dropped
+    assert [first.is_error for first in firsts] == [False, False]
     assert lost.is_error
     assert lost.content[0].text == (
         "Could not reach the database; check that it is running and reachable, then try again."

@@ -212,8 +212,9 @@ class Databases:
     async def open(self) -> None:
         """Open the pools (connections are made on first use); warn about powerful roles.
 
-        The role check connects to every database: it runs beside serving, so that the
-        client's first answers do not wait for it (`--require-non-superuser` checks before).
+        The role check runs beside serving, so that the client's first answers do not wait
+        for it (`--require-non-superuser` checks before), and through the read pools, so that
+        it never makes a database see more connections than `pool_max_size`.
         """
         for database in self._databases.values():
             for pool in database.pools:
@@ -221,20 +222,28 @@ class Databases:
         self._role_check = asyncio.create_task(self._warn_about_roles())
 
     async def _warn_about_roles(self) -> None:
-        try:
-            warnings = await role_warnings(self.settings)
-        except Exception as exc:  # a warning that could not be made must not take the server down
-            logger.warning("could not check the databases' roles: %s", type(exc).__name__)
-            return
-        for warning in warnings:
-            logger.warning(warning)
+        for name in self._databases:
+            try:
+                async with self.transaction(name, read_only=True) as conn:
+                    row = await (await conn.execute(ROLE_QUERY)).fetchone()
+            except DatabaseUnavailable:
+                continue  # the probe has logged PostgreSQL's reason
+            except Exception as exc:  # a warning that could not be made must not take the server down
+                logger.warning("could not check the role of database %r: %s", name, type(exc).__name__)
+                continue
+            if warning := role_warning(name, row):
+                logger.warning(warning)
 
     async def close(self) -> None:
-        """Finish the role check (at most a second more), close every open result, then every pool."""
+        """Finish the role check (at most a second more), close every open result, then every pool.
+
+        A connection attempt still in flight (to a database that does not answer) is given up."""
         if self._role_check is not None:
             with anyio.move_on_after(ROLE_CHECK_GRACE_SECONDS):
                 await asyncio.shield(self._role_check)
             self._role_check.cancel()
+        for probe in list(self._probes.values()):
+            probe.cancel()
         await self.results.close()
         for database in self._databases.values():
             for pool in database.pools:
@@ -356,12 +365,12 @@ class Databases:
             except (PoolTimeout, psycopg.errors.QueryCanceled):
                 raise  # already waited (for a connection, or for the statement timeout)
             except psycopg.OperationalError:
+                database = self.get(name)
+                await database.reads.check()  # drop the other connections the same failure killed
                 wait = next(delays, None)
                 if wait is None or running.cancelled:
                     raise
-                database = self.get(name)
                 logger.info("connection to %r lost; retrying in %.1f s", database.name, wait)
-                await database.reads.check()  # drop the other connections the same failure killed
                 await asyncio.sleep(wait)
 
     async def write(self, name: str | None, work: Callable[[AsyncConnection[TupleRow]], Awaitable[T]]) -> T:
@@ -441,11 +450,26 @@ def _whole(exc: BaseException) -> str:
     return " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
 
 
+ROLE_QUERY = "select rolsuper, rolbypassrls, current_user from pg_catalog.pg_roles where rolname = current_user"
+
+
+def role_warning(name: str, row: Sequence[Any] | None) -> str | None:
+    """The warning for database `name` when ROLE_QUERY's `row` shows a superuser or a role that bypasses
+    row-level security; None for a plain role."""
+    if row is None or not (row[0] or row[1]):
+        return None
+    what = "a superuser" if row[0] else "allowed to bypass row-level security"
+    return (
+        f"database {name!r}: role {row[2]!r} is {what}. The read-only layers hold anyway, but a "
+        "dedicated read-only role is the safer boundary (see the README)."
+    )
+
+
 async def role_warnings(settings: PostgresSettings) -> list[str]:
     """A warning per database whose role is a superuser or bypasses row-level security.
 
-    Connects directly (not through a pool) so that a database that cannot be reached is
-    reported with PostgreSQL's own reason, once, at start-up.
+    Connects directly (before any pool is open), so that a database that cannot be reached
+    is reported with PostgreSQL's own reason.
     """
     warnings = []
     for name, dsn in settings.databases.items():
@@ -453,20 +477,12 @@ async def role_warnings(settings: PostgresSettings) -> list[str]:
             async with await AsyncConnection.connect(
                 dsn.get_secret_value(), connect_timeout=max(1, int(settings.connect_timeout_seconds))
             ) as conn:
-                row = await (
-                    await conn.execute(
-                        "select rolsuper, rolbypassrls, current_user from pg_roles where rolname = current_user"
-                    )
-                ).fetchone()
+                row = await (await conn.execute(ROLE_QUERY)).fetchone()
         except psycopg.Error as exc:
             logger.warning("database %r is not reachable: %s", name, _whole(exc))
             continue
-        if row is not None and (row[0] or row[1]):
-            what = "a superuser" if row[0] else "allowed to bypass row-level security"
-            warnings.append(
-                f"database {name!r}: role {row[2]!r} is {what}. The read-only layers hold anyway, but a "
-                "dedicated read-only role is the safer boundary (see the README)."
-            )
+        if warning := role_warning(name, row):
+            warnings.append(warning)
     return warnings
 
 
