@@ -59,10 +59,12 @@ def clean_env() -> dict[str, str]:
 
 
 @asynccontextmanager
-async def stdio_session(args: list[str], stderr_path: Path, era: str) -> AsyncIterator[Client]:
+async def stdio_session(
+    args: list[str], stderr_path: Path, era: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Client]:
     """A client of the real command over stdio; the server's stderr goes to `stderr_path`."""
     with stderr_path.open("w") as errlog:
-        async with Client(stdio_client(stdio_server([*CMD, *args]), errlog=errlog), mode=era) as client:
+        async with Client(stdio_client(stdio_server([*CMD, *args], env), errlog=errlog), mode=era) as client:
             yield client
 
 
@@ -128,6 +130,16 @@ async def test_stdio_session_with_audit_file(tmp_path: Path, era: str) -> None:
     assert len({e["call_id"] for e in entries}) == 3
     assert stat.S_IMODE(audit.stat().st_mode) == 0o600  # the audit file is private
     assert audit_entries(stderr.read_text()) == []  # the file, not stderr, got the lines
+
+
+@pytest.mark.parametrize(("asked", "served"), [(None, "uvloop"), ("asyncio", "asyncio"), ("uvloop", "uvloop")])
+async def test_stdio_serves_on_uvloop_unless_told_otherwise(tmp_path: Path, asked: str | None, served: str) -> None:
+    stderr = tmp_path / "stderr.log"
+    env = {"PATCHBAY_EVENT_LOOP": asked} if asked else {}
+    async with stdio_session(["--log-level", "DEBUG"], stderr, "2026-07-28", env) as client:
+        echoed = await client.call_tool("echo", {"text": "on " + served})
+    assert echoed.structured_content == {"text": "on " + served}
+    assert re.findall(r"event loop: (\w+)", stderr.read_text()) == [served]
 
 
 @pytest.mark.parametrize("era", ERAS)
