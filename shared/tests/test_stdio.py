@@ -418,7 +418,7 @@ def test_start_up_runs_without_collections_and_serving_runs_with_them(monkeypatc
     from patchbay import cli, connector
 
     seen: list[bool] = []
-    monkeypatch.setattr(connector.anyio, "run", lambda *_args: seen.append(gc.isenabled()))
+    monkeypatch.setattr(connector.anyio, "run", lambda *_args, **_kwargs: seen.append(gc.isenabled()))
     try:
         cli.main("example", "patchbay.example.server:connector", distribution="patchbay", argv=[])
     finally:
