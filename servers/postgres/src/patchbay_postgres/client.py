@@ -222,16 +222,17 @@ class Databases:
         self._role_check = asyncio.create_task(self._warn_about_roles())
 
     async def _warn_about_roles(self) -> None:
-        for name in self._databases:
+        # Straight from the pool, without the probe a call makes first: one connection at
+        # start-up, which the first call then finds ready. (The pool logs why it cannot connect.)
+        for database in self._databases.values():
             try:
-                async with self.transaction(name, read_only=True) as conn:
+                async with database.reads.connection(timeout=self.settings.connect_timeout_seconds) as conn:
                     row = await (await conn.execute(ROLE_QUERY)).fetchone()
-            except DatabaseUnavailable:
-                continue  # the probe has logged PostgreSQL's reason
+                    await conn.rollback()
             except Exception as exc:  # a warning that could not be made must not take the server down
-                logger.warning("could not check the role of database %r: %s", name, type(exc).__name__)
+                logger.warning("could not check the role of database %r: %s", database.name, type(exc).__name__)
                 continue
-            if warning := role_warning(name, row):
+            if warning := role_warning(database.name, row):
                 logger.warning(warning)
 
     async def close(self) -> None:
