@@ -8,8 +8,10 @@ same Python client, `mcp.Client(StdioServerParameters(...), mode="auto")`, over 
 by side, alternating in ABBA blocks so that drift on a shared machine hits both:
 
 1. `list_directory` of a small folder (many calls), with ours also in the legacy era (the
-   only one the reference speaks), and a floor row: a bare `MCPServer` echo
-   (`bench/bare_echo.py`), the least any Python server costs per call with this client;
+   only one the reference speaks) and on the standard asyncio loop (PATCHBAY_EVENT_LOOP=asyncio;
+   it serves on uvloop by default), and a floor row: a bare `MCPServer` echo
+   (`bench/bare_echo.py`, on the standard loop as the SDK runs), the least any Python server
+   costs per call with this client;
 2. `directory_tree` of the whole tree (the reference has no depth limit, so ours is asked
    for every level and a cap above the tree's size), and of one top folder (a bounded reply);
 3. `search_files` for a name pattern over the whole tree;
@@ -44,7 +46,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,7 +191,7 @@ class Op:
     ours: Side | None
     raw: bool = False  # also time over a raw JSON-RPC pipe
     ours_expected: int | None = None  # when ours is asked something else (the floor)
-    ours_mode: str = "auto"  # the client for ours: "auto", "legacy" (mode), or "bare" (bench/bare_echo.py)
+    ours_mode: str = "auto"  # the client for ours: "auto", "legacy" (mode), "asyncio" (the standard loop), or "bare"
     note: str = ""
 
 
@@ -331,6 +333,9 @@ def operations(
         Op("list_legacy", "  same, ours in the legacy era", args.small_calls, 25, 10, SMALL_TARGET,
            pick(ref, "list"), pick(ours, "list"), ours_mode="legacy",
            note="ours with mode='legacy' (2025-11-25, the reference's era) instead of the 2026-07-28 it picks"),
+        Op("list_asyncio", "  same, ours on the asyncio loop", args.small_calls, 25, 10, SMALL_TARGET,
+           pick(ref, "list"), pick(ours, "list"), ours_mode="asyncio",
+           note="ours with PATCHBAY_EVENT_LOOP=asyncio (the standard loop) instead of uvloop"),
         Op("floor", "  floor: bare MCPServer echo, for ours", args.small_calls, 25, 10, None,
            pick(ref, "list"), pick(ours, "echo"), ours_mode="bare", ours_expected=1, raw=True,
            note="ours side: bench/bare_echo.py (an echo tool on a bare MCPServer, no filesystem work), the "
@@ -490,7 +495,7 @@ def params_for(server: Server, tree: Tree) -> mcp.StdioServerParameters:
     from mcp import StdioServerParameters
 
     tail = [str(tree.root)] if server.takes_tree else []
-    return StdioServerParameters(command=server.command[0], args=[*server.command[1:], *tail])
+    return StdioServerParameters(command=server.command[0], args=[*server.command[1:], *tail], env=server.env or None)
 
 
 # --------------------------------------------------------------------------------------
@@ -648,6 +653,8 @@ async def main(args: argparse.Namespace) -> None:
             ref_client = await connect(reference, tree, stack)
             our_client = await connect(ours, tree, stack)
             our_legacy = await connect(ours, tree, stack, mode="legacy") if our_client is not None else None
+            on_asyncio = replace(ours, env={**ours.env, "PATCHBAY_EVENT_LOOP": "asyncio"})
+            our_asyncio = await connect(on_asyncio, tree, stack) if our_client is not None else None
             bare = Server(
                 "bare", bare_echo_command(), version="bench/bare_echo.py", runtime=python_runtime(), takes_tree=False
             )
@@ -665,7 +672,9 @@ async def main(args: argparse.Namespace) -> None:
                     continue
                 started = time.perf_counter()
                 try:
-                    ours_for_op = {"legacy": our_legacy, "bare": bare_client}.get(op.ours_mode, our_client)
+                    ours_for_op = {"legacy": our_legacy, "asyncio": our_asyncio, "bare": bare_client}.get(
+                        op.ours_mode, our_client
+                    )
                     m = await measure(op, ref_client if op.reference else None, ours_for_op if op.ours else None)
                 except Exception as exc:
                     m = Measured(op, errors=[f"measurement failed: {type(exc).__name__}: {exc}"])

@@ -11,8 +11,10 @@ timestamptz, active boolean). Both are driven by the same Python client,
 
 1. Small queries, many calls: `select 1` and a primary-key lookup on the 1M table, reference
    and ours alternating in ABBA blocks, ours in both protocol eras (2026-07-28, which it picks,
-   and the legacy 2025-11-25; the reference speaks 2024-11-05 only), and a floor row: a bare
-   `MCPServer` echo (`bench/bare_echo.py`), the least any Python server costs per call here.
+   and the legacy 2025-11-25; the reference speaks 2024-11-05 only), `select 1` also with ours
+   on the standard asyncio loop (PATCHBAY_EVENT_LOOP=asyncio; it serves on uvloop by default),
+   and a floor row: a bare `MCPServer` echo (`bench/bare_echo.py`, on the standard loop as the
+   SDK runs), the least any Python server costs per call here.
 2. Large results, each server in a fresh process per table so that its peak memory (VmHWM
    in /proc/<pid>/status: the server process itself, found through a tiny `sh` launcher that
    writes its pid and then execs the server) belongs to that table alone:
@@ -52,7 +54,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -292,7 +294,7 @@ def check_ids(ids: list[Any], first: int, who: str) -> None:
 class Small:
     label: str
     sql: str
-    mode: str  # ours: mcp.Client mode, or "bare" (bench/bare_echo.py, the floor)
+    mode: str  # ours: mcp.Client mode, "asyncio" (ours with PATCHBAY_EVENT_LOOP=asyncio), or "bare" (the floor)
     reference: list[float] = field(default_factory=list)
     ours: list[float] = field(default_factory=list)
     reference_bytes: int | None = None
@@ -843,16 +845,23 @@ async def main(args: argparse.Namespace) -> None:
                     await measure_tools(server, client)
             model = await step("model bytes: three queries", partial(measure_model_bytes, ref_client, our_client))
             our_legacy = await open_client(ours, "legacy") if our_client is not None else None
+            on_asyncio = replace(ours, env={**ours.env, "PATCHBAY_EVENT_LOOP": "asyncio"})
+            our_asyncio = await open_client(on_asyncio) if our_client is not None else None
             bare = Server("bare", bare_echo_command(), version="bench/bare_echo.py")
             bare_client = await open_client(bare) if our_client is not None else None
             for sql, name in ((SELECT_ONE, "select 1"), (PK_LOOKUP, "primary-key lookup, 1M table")):
                 clients = [("auto", our_client), ("legacy", our_legacy)]
                 if sql == SELECT_ONE:
-                    clients.append(("bare", bare_client))
+                    clients += [("asyncio", our_asyncio), ("bare", bare_client)]
                 for mode, client in clients:
                     if client is None or (ref_client is None and mode == "bare"):
                         continue
-                    shown = {"auto": name, "legacy": "  same, ours legacy era", "bare": "  floor: bare MCPServer echo"}
+                    shown = {
+                        "auto": name,
+                        "legacy": "  same, ours legacy era",
+                        "asyncio": "  same, ours on the standard asyncio loop",
+                        "bare": "  floor: bare MCPServer echo",
+                    }
                     m = Small(shown[mode], sql, mode)
                     measuring = partial(measure_small, m, ref_client, client, args.small_calls)
                     got = await step(f"small: {m.label.strip()} ({mode})", measuring)
