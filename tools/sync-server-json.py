@@ -1,7 +1,7 @@
 """Bring each servers/<id>/server.json's environment variables in line with the connector's settings.
 
 Adds a variable for every new setting (description, secret flag, format, default, choices
-taken from the settings class), updates descriptions and secret flags, drops variables
+taken from the settings class), updates descriptions, defaults and secret flags, drops variables
 whose setting is gone, and orders them as the settings class does. Hand-written facts
 (`isRequired`, a value format the class cannot tell) are kept. Run it after adding a
 setting, then `make catalog`:
@@ -76,6 +76,8 @@ def sync(connector_id: str) -> bool:
         variable = listed.get(name) or _variable(name, field)
         variable["description"] = field.description or ""
         variable["isSecret"] = is_secret(field.annotation)
+        if "default" in variable and (default := _default(field)) is not None and not variable["isSecret"]:
+            variable["default"] = default  # a published default follows the class
         variables.append(variable)
     pypi["environmentVariables"] = variables
     after = json.dumps(server, indent=2, ensure_ascii=False) + "\n"

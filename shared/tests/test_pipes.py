@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
@@ -102,10 +103,10 @@ async def _write_until_refused(writer: pipes.PipeWriter) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_lines_of_any_length_are_read_whole_and_bad_utf8_is_replaced() -> None:
+async def test_lines_up_to_the_limit_are_read_whole_and_bad_utf8_is_replaced() -> None:
     long_line = b'{"text": "' + b"z" * 3_000_000 + b'"}\n'
     with os_pipe() as (read_fd, write_fd):
-        lines = await pipes.PipeLines.open(read_fd)
+        lines = await pipes.PipeLines.open(read_fd, len(long_line))
         try:
             sending = asyncio.get_running_loop().run_in_executor(
                 None, _send_and_close, write_fd, [b"short\n", long_line, b"bad \xff byte\n", b"no newline at the end"]
@@ -115,6 +116,32 @@ async def test_lines_of_any_length_are_read_whole_and_bad_utf8_is_replaced() -> 
         finally:
             lines.close()
     assert got == ["short\n", long_line.decode(), "bad \ufffd byte\n", "no newline at the end"]
+
+
+@pytest.mark.parametrize("tail", [b"\n", b""], ids=["newline", "end of input"])
+async def test_a_line_over_the_limit_is_dropped_as_it_arrives(tail: bytes) -> None:
+    """50 MB on one line through a 64 KiB reader: its head comes out marked, the rest is read past,
+    and the lines around it come through; the reader never holds more than about twice the limit."""
+    head = b'{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"text": "'
+    huge = head + b"y" * 50_000_000 + b'"}' + tail
+    chunks = [b"before\n", *(huge[i : i + (1 << 20)] for i in range(0, len(huge), 1 << 20))]
+    chunks += [b"after\n"] if tail else []
+    tracemalloc.start()
+    try:
+        with os_pipe() as (read_fd, write_fd):
+            lines = await pipes.PipeLines.open(read_fd, 64 * 1024)
+            try:
+                sending = asyncio.get_running_loop().run_in_executor(None, _send_and_close, write_fd, chunks)
+                got = [line async for line in lines]
+                await sending
+            finally:
+                lines.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    expected_head = pipes.TOO_LONG + (head + b"y" * (pipes.HEAD_CHARS - len(head))).decode()
+    assert got == ["before\n", expected_head, *(["after\n"] if tail else [])]
+    assert peak < 4 << 20, f"held {peak:,} bytes at most"  # the 1 MiB chunks sent, the 64 KiB buffer: not 50 MB
 
 
 def _send_and_close(fd: int, chunks: list[bytes]) -> None:
@@ -151,9 +178,9 @@ def test_a_server_with_files_for_stdin_and_stdout_still_answers(tmp_path: Path) 
 async def test_the_stdio_transport_serves_pipes_on_the_loop_and_files_the_sdks_way(tmp_path: Path) -> None:
     with os_pipe() as (read_fd, write_fd), open(tmp_path / "file", "w+b") as regular:
         with open(read_fd, "rb", closefd=False) as pipe_in, open(write_fd, "wb", closefd=False) as pipe_out:
-            lines, writer = await sdk._stdin(pipe_in), await sdk._stdout(pipe_out)
+            lines, writer = await sdk._stdin(pipe_in, 1 << 20), await sdk._stdout(pipe_out)
             assert isinstance(lines, pipes.PipeLines) and isinstance(writer, pipes.PipeWriter)
             lines.close()
             await writer.aclose()
-        assert not isinstance(await sdk._stdin(regular), pipes.PipeLines)
+        assert not isinstance(await sdk._stdin(regular, 1 << 20), pipes.PipeLines)
         assert not isinstance(await sdk._stdout(regular), pipes.PipeWriter)

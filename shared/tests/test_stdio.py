@@ -208,6 +208,55 @@ def test_stdout_carries_only_protocol_messages(tmp_path: Path) -> None:
     assert [e["tool"] for e in audit_entries(err)] == ["echo", "get_note"]
 
 
+def test_a_request_line_over_the_limit_is_refused_unread_and_serving_goes_on(tmp_path: Path) -> None:
+    """PATCHBAY_EXAMPLE_MAX_REQUEST_BYTES bounds a stdio line as it bounds an HTTP body: a 5 MB
+    call gets a clear error to its id, nothing runs or is audited, and the next call is served."""
+    hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}
+    big = {"name": "echo", "arguments": {"text": "B" * 5_000_000}}
+    small = {"name": "echo", "arguments": {"text": "after"}}
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            CMD,
+            env={**clean_env(), "PATCHBAY_EXAMPLE_MAX_REQUEST_BYTES": "2048"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        replies: list[dict[str, Any]] = []
+        for message in [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": big},
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": small},
+        ]:
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+            if "id" in message:
+                replies.append(json.loads(process.stdout.readline()))
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert replies[1] == {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "error": {
+            "code": -32600,
+            "message": "Request too large: a line on stdio may be at most 2048 bytes "
+            "(PATCHBAY_EXAMPLE_MAX_REQUEST_BYTES); it was not read.",
+        },
+    }
+    assert replies[2]["id"] == 3 and replies[2]["result"]["structuredContent"] == {"text": "after"}
+    err = stderr_path.read_text()
+    assert [e["arguments"] for e in audit_entries(err)] == [{"text": "after"}]  # the big call never ran
+    assert "BBBB" not in err
+
+
 STRAY_CONNECTOR = """
 import os
 import sys

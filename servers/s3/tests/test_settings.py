@@ -87,3 +87,13 @@ async def test_a_named_profile_supplies_the_credentials(
         result = await client.call_tool("list_objects", {"bucket": "data"})
     assert not result.is_error
     assert "Credential=AKIAPROFILEREADONLY1/" in front.journal[0].headers["authorization"]
+
+
+def test_a_request_has_room_for_the_largest_upload_unless_its_limit_is_set() -> None:
+    """A stdio line (or HTTP body) carrying put_object's largest body as base64 fits the default
+    max_request_bytes; an operator's own limit is kept as given."""
+    fitted = S3Settings.load({"buckets": "data"})
+    assert fitted.max_put_bytes == 256 << 20
+    assert fitted.max_request_bytes == (256 << 20) // 3 * 4 + 4 + 64 * 1024  # base64 of 256 MiB, plus the envelope
+    assert S3Settings.load({"buckets": "data", "max_put_bytes": 1000}).max_request_bytes == 4 << 20  # never below
+    assert S3Settings.load({"buckets": "data", "max_request_bytes": 8 << 20}).max_request_bytes == 8 << 20

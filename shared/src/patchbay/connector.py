@@ -275,7 +275,8 @@ class Connector(Generic[SettingsT, StateT]):
 
             anyio.run(serve, server, settings, backend_options=loop)
         else:
-            anyio.run(sdk.run_stdio, server, backend_options=loop)
+            limit, setting = settings.max_request_bytes, settings.env_name("max_request_bytes")
+            anyio.run(sdk.run_stdio, server, limit, setting, backend_options=loop)
 
     def state(self, ctx: Context[Any, Any]) -> StateT:
         """The object the connector's lifespan yielded, from inside a tool."""

@@ -7,8 +7,10 @@ or sockets, as every host makes them, the loop can do both itself, non-blocking:
 read as it arrives, a message is handed to the pipe at once and, if the pipe is full, the
 rest waits in a buffer that the loop writes as the client reads. The writer then waits
 while more than `HIGH_WATER` bytes wait, so a client that stops reading stalls its answers
-rather than growing the server's memory. Anything else (a file, a terminal, /dev/null, or
-Windows) is served the SDK's way, so nothing changes for it.
+rather than growing the server's memory. Likewise a line longer than the reader's limit
+(the connector's `max_request_bytes`) is dropped as it arrives, never held whole. Anything
+else (a file, a terminal, /dev/null, or Windows) is served the SDK's way, so nothing changes
+for it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from typing import IO
 HIGH_WATER = 64 * 1024
 """Bytes of written messages waiting for the client to read before the writer waits."""
 
-_LINE_LIMIT = 1 << 40
-"""Longest line read: a line is buffered whole, as the SDK's own reader does."""
+TOO_LONG = "\x00patchbay: a line over the limit\x00"
+"""What `PipeLines` yields in place of a line longer than its limit, followed by the line's
+first `HEAD_CHARS` characters (where its id is, if anywhere). Never JSON: the SDK refuses it,
+and `sdk` answers it with a clear error."""
+
+HEAD_CHARS = 10_000
 
 
 def is_pipe(fd: int) -> bool:
@@ -39,21 +45,26 @@ def is_pipe(fd: int) -> bool:
 
 
 class PipeLines:
-    """A readable pipe as an async iterator of text lines (UTF-8, errors replaced, as the SDK reads)."""
+    """A readable pipe as an async iterator of text lines (UTF-8, errors replaced, as the SDK reads).
+
+    A line longer than `limit` bytes is never held whole: it is read past and dropped, and
+    `TOO_LONG` plus its head is yielded in its place. The reader holds at most about twice
+    `limit` bytes, whatever the client sends.
+    """
 
     def __init__(self, reader: asyncio.StreamReader, transport: asyncio.BaseTransport) -> None:
         self._reader = reader
         self._transport = transport
 
     @classmethod
-    async def open(cls, fd: int) -> PipeLines:
-        """Serve `fd` (left open when the transport closes).
+    async def open(cls, fd: int, limit: int) -> PipeLines:
+        """Serve `fd` (left open when the transport closes), lines of at most `limit` bytes.
 
         Raises:
             OSError, ValueError: the loop cannot watch `fd`.
         """
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=_LINE_LIMIT, loop=loop)
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader)
         transport, _ = await loop.connect_read_pipe(lambda: protocol, _unowned(fd, "rb"))
         return cls(reader, transport)
@@ -62,10 +73,27 @@ class PipeLines:
         return self
 
     async def __anext__(self) -> str:
-        line = await self._reader.readline()
+        try:
+            line = await self._reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:  # the last line, without a newline
+            line = end.partial
+        except asyncio.LimitOverrunError as over:
+            return TOO_LONG + await self._drop_line(over.consumed)
         if not line:
             raise StopAsyncIteration
         return line.decode("utf-8", errors="replace")
+
+    async def _drop_line(self, held: int) -> str:
+        """Read past the rest of an over-long line (`held` bytes of it are buffered); its head."""
+        head = (await self._reader.readexactly(held))[: HEAD_CHARS * 4].decode("utf-8", errors="replace")
+        while True:
+            try:
+                await self._reader.readuntil(b"\n")  # the rest fits the limit now: dropped
+                return head[:HEAD_CHARS]
+            except asyncio.LimitOverrunError as over:
+                await self._reader.readexactly(over.consumed)
+            except asyncio.IncompleteReadError:
+                return head[:HEAD_CHARS]
 
     def close(self) -> None:
         """Stop reading; the descriptor stays open, back in blocking mode."""

@@ -82,7 +82,7 @@ def connection_of(ctx: Request | Context[Any, Any]) -> Connection:
     return connection
 
 
-async def run_stdio(server: MCPServer[Any]) -> None:
+async def run_stdio(server: MCPServer[Any], max_line_bytes: int, setting: str) -> None:
     """Serve over stdio like `MCPServer.run_stdio_async`, but answer every request line.
 
     The SDK parses each line with pydantic's strict JSON parser, which refuses a lone
@@ -90,6 +90,8 @@ async def run_stdio(server: MCPServer[Any]) -> None:
     waits forever. Here such a line is parsed again with Python's `json` (which keeps the
     surrogate, so the `tools/call` handler can refuse the argument by name); a line that
     is not JSON-RPC at all is answered with a parse error (its id when one can be read).
+    On pipes, a line over `max_line_bytes` is dropped unread and answered with an error
+    that names `setting`, the environment variable that raises the limit.
     """
     lowlevel = server._lowlevel_server
     # The SDK's own claims of fd 0 and fd 1 (the wire moves to private descriptors; fd 0 then
@@ -100,10 +102,10 @@ async def run_stdio(server: MCPServer[Any]) -> None:
     stdin: Any = None
     stdout: Any = None
     try:
-        stdin = await _stdin(in_buffer)
+        stdin = await _stdin(in_buffer, max_line_bytes)
         stdout = await _stdout(out_buffer)
         async with stdio_server(stdin=stdin, stdout=stdout) as (read_stream, write_stream):
-            lenient = _LenientReader(read_stream, write_stream)
+            lenient = _LenientReader(read_stream, write_stream, _too_long(max_line_bytes, setting))
             await lowlevel.run(lenient, write_stream, lowlevel.create_initialization_options())
     finally:
         if isinstance(stdout, pipes.PipeWriter):
@@ -118,11 +120,11 @@ async def run_stdio(server: MCPServer[Any]) -> None:
             restore_stdout()
 
 
-async def _stdin(buffer: Any) -> Any:
+async def _stdin(buffer: Any, max_line_bytes: int) -> Any:
     """Lines of the claimed stdin: read by the loop from a pipe, else as the SDK reads them."""
     if pipes.is_pipe(buffer.fileno()):
         try:
-            return await pipes.PipeLines.open(buffer.fileno())
+            return await pipes.PipeLines.open(buffer.fileno(), max_line_bytes)
         except (OSError, ValueError):
             pass
     return anyio.wrap_file(stdio._UnownedTextWrapper(buffer, encoding="utf-8", errors="replace"))
@@ -164,9 +166,10 @@ _ID = re.compile(r'"id"\s*:\s*(-?\d{1,18}|"(?:[^"\\\\]|\\\\.){0,200}")')
 class _LenientReader:
     """The stdio read stream with the lines the SDK's parser refused parsed again, or answered."""
 
-    def __init__(self, inner: Any, write: Any) -> None:
+    def __init__(self, inner: Any, write: Any, too_long: Callable[[str], types.JSONRPCError]) -> None:
         self._inner = inner
         self._write = write
+        self._too_long = too_long
 
     @property
     def last_context(self) -> Any:
@@ -178,6 +181,9 @@ class _LenientReader:
             if not isinstance(item, ValidationError):
                 return item
             line = _refused_line(item)
+            if line.startswith(pipes.TOO_LONG):
+                await self._write.send(SessionMessage(self._too_long(line[len(pipes.TOO_LONG) :])))
+                continue
             message = _parse_leniently(line)
             if message is not None:
                 return SessionMessage(message)
@@ -222,10 +228,25 @@ def _parse_leniently(line: str) -> types.JSONRPCMessage | None:
 
 def _parse_error(line: str) -> types.JSONRPCError:
     """A parse error for a line that is not a JSON-RPC message, to its id when one can be read."""
-    found = _ID.search(line[:10_000])
-    request_id: types.RequestId | None = None
-    if found is not None:
-        raw = json.loads(found.group(1))
-        request_id = raw if isinstance(raw, int | str) else None
     error = types.ErrorData(code=types.PARSE_ERROR, message="Parse error: the line is not a JSON-RPC message.")
-    return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error)
+    return types.JSONRPCError(jsonrpc="2.0", id=_id_in(line), error=error)
+
+
+def _too_long(limit: int, setting: str) -> Callable[[str], types.JSONRPCError]:
+    """The answer to a line over `limit` bytes, given its head: the words of the HTTP transport's 413."""
+    message = f"Request too large: a line on stdio may be at most {limit} bytes ({setting}); it was not read."
+
+    def answer(head: str) -> types.JSONRPCError:
+        error = types.ErrorData(code=types.INVALID_REQUEST, message=message)
+        return types.JSONRPCError(jsonrpc="2.0", id=_id_in(head), error=error)
+
+    return answer
+
+
+def _id_in(line: str) -> types.RequestId | None:
+    """The request id a line that could not be parsed seems to carry, if one can be read."""
+    found = _ID.search(line[: pipes.HEAD_CHARS])
+    if found is None:
+        return None
+    raw = json.loads(found.group(1))
+    return raw if isinstance(raw, int | str) else None

@@ -46,6 +46,15 @@ class _Scoped(Protocol):
     def startup_notice(self) -> str | None: ...
 
 
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+def request_room(upload_bytes: int) -> int:
+    """Bytes of one request that carries an upload of `upload_bytes` as base64, with room for
+    the rest of the message; never less than the base's DEFAULT_MAX_REQUEST_BYTES."""
+    return max(DEFAULT_MAX_REQUEST_BYTES, -(-upload_bytes // 3) * 4 + 64 * 1024)
+
+
 class ConnectorSettings(BaseSettings):
     """What every connector can be told. Subclasses set `env_prefix` to `PATCHBAY_<ID>_`."""
 
@@ -103,7 +112,11 @@ class ConnectorSettings(BaseSettings):
     allowed_hosts: CommaList = Field(
         default_factory=list, description="Host headers accepted over HTTP (DNS-rebinding protection)."
     )
-    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest HTTP request body accepted.")
+    max_request_bytes: int = Field(
+        DEFAULT_MAX_REQUEST_BYTES,
+        ge=1024,
+        description="Largest request accepted: an HTTP request body, or a line on stdio.",
+    )
 
     state_key: SecretStr | None = Field(
         None,
@@ -254,6 +267,13 @@ class ConnectorSettings(BaseSettings):
             yield from _secrets_in(getattr(self, name))
         if self.auth_token_file is not None:
             yield from (token.get_secret_value() for token in self.bearer_tokens())
+
+    def make_room_for_uploads(self, upload_bytes: int) -> None:
+        """Unless `max_request_bytes` was set, make it `request_room(upload_bytes)` (a connector
+        that takes uploads calls this from an after-validator, and declares the field again
+        with `request_room` of its default upload size as the default it publishes)."""
+        if "max_request_bytes" not in self.model_fields_set:
+            self.max_request_bytes = request_room(upload_bytes)
 
     @classmethod
     def env_name(cls, field: str) -> str:

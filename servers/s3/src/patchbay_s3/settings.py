@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from patchbay.scope import BucketAllowlist
-from patchbay.settings import ConnectorSettings
+from patchbay.settings import ConnectorSettings, request_room
 
 
 class S3Settings(ConnectorSettings):
@@ -34,6 +34,12 @@ class S3Settings(ConnectorSettings):
     )
     max_put_bytes: int = Field(
         256 << 20, ge=1, le=5 << 30, description="Largest body put_object accepts (decoded bytes)."
+    )
+    max_request_bytes: int = Field(
+        request_room(256 << 20),
+        ge=1024,
+        description="Largest request accepted: an HTTP request body, or a line on stdio. "
+        "By default room for MAX_PUT_BYTES as base64.",
     )
     multipart_threshold_bytes: int = Field(
         8 << 20, ge=5 << 20, description="put_object uploads bodies this large or larger in parts."
@@ -61,6 +67,11 @@ class S3Settings(ConnectorSettings):
                 f"PATCHBAY_S3_PRESIGN_DEFAULT_SECONDS ({self.presign_default_seconds}) is more than "
                 f"PATCHBAY_S3_PRESIGN_MAX_SECONDS ({self.presign_max_seconds})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _requests_fit_uploads(self) -> S3Settings:
+        self.make_room_for_uploads(self.max_put_bytes)
         return self
 
     @property

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from patchbay.scope import ChannelAllowlist
-from patchbay.settings import CommaList, ConnectorSettings
+from patchbay.settings import CommaList, ConnectorSettings, request_room
 
 
 class SlackSettings(ConnectorSettings):
@@ -49,9 +49,20 @@ class SlackSettings(ConnectorSettings):
         50, ge=0, description="Posting to a channel with more members than this asks the user first."
     )
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest file upload_file sends.")
+    max_request_bytes: int = Field(
+        request_room(10 * 1024 * 1024),
+        ge=1024,
+        description="Largest request accepted: an HTTP request body, or a line on stdio. "
+        "By default room for MAX_UPLOAD_BYTES as base64.",
+    )
     directory_ttl_seconds: float = Field(
         60.0, ge=0, description="How long channel names and kinds are cached before they are looked up again."
     )
+
+    @model_validator(mode="after")
+    def _requests_fit_uploads(self) -> SlackSettings:
+        self.make_room_for_uploads(self.max_upload_bytes)
+        return self
 
     def scope_notices(self) -> list[str]:
         """The base's notices, less the empty write allowlist of a read-only server (nothing is written)."""
