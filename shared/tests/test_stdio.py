@@ -156,6 +156,31 @@ async def test_stdio_audit_goes_to_stderr_by_default(tmp_path: Path, era: str) -
     ]
 
 
+def raw_session(
+    messages: list[dict[str, Any]], env: dict[str, str], stderr_path: Path, command: list[str] = CMD
+) -> tuple[list[dict[str, Any]], str, int]:
+    """Drive the real process over raw pipes: each message on a line, each reply read as it comes;
+    then stdin is closed. The replies, what stdout said after them, and the exit status."""
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            command, env={**clean_env(), **env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        replies: list[dict[str, Any]] = []
+        for message in messages:
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+            if "id" in message:
+                replies.append(json.loads(process.stdout.readline()))
+        out, _ = process.communicate(timeout=30)  # closes stdin: the server exits
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return replies, out, process.returncode
+
+
 def test_stdout_carries_only_protocol_messages(tmp_path: Path) -> None:
     """Drive the real process over raw pipes: every stdout line is a JSON-RPC message."""
     messages: list[dict[str, Any]] = [
@@ -174,35 +199,13 @@ def test_stdout_carries_only_protocol_messages(tmp_path: Path) -> None:
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_note", "arguments": {"key": "x"}}},
     ]
     stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            CMD,
-            env={**clean_env(), "PATCHBAY_EXAMPLE_LOG_LEVEL": "DEBUG"},  # as chatty as it gets
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    try:
-        assert process.stdin is not None and process.stdout is not None
-        replies: list[dict[str, Any]] = []
-        for message in messages:
-            process.stdin.write(json.dumps(message) + "\n")
-            process.stdin.flush()
-            if "id" in message:
-                line = process.stdout.readline()
-                replies.append(json.loads(line))
-        out, _ = process.communicate(timeout=30)  # closes stdin: the server exits
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    replies, out, returncode = raw_session(messages, {"PATCHBAY_EXAMPLE_LOG_LEVEL": "DEBUG"}, stderr_path)  # chatty
     assert out == ""  # nothing after the last reply
     assert [r["id"] for r in replies] == [1, 2, 3]
     assert all(r["jsonrpc"] == "2.0" and "result" in r for r in replies)
     assert replies[1]["result"]["structuredContent"] == {"text": "raw"}
     assert replies[2]["result"]["isError"] is True
-    assert process.returncode == 0
+    assert returncode == 0
     err = stderr_path.read_text()
     assert "DEBUG" in err  # the log was written ... to stderr
     assert [e["tool"] for e in audit_entries(err)] == ["echo", "get_note"]
@@ -215,33 +218,13 @@ def test_a_request_line_over_the_limit_is_refused_unread_and_serving_goes_on(tmp
     big = {"name": "echo", "arguments": {"text": "B" * 5_000_000}}
     small = {"name": "echo", "arguments": {"text": "after"}}
     stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            CMD,
-            env={**clean_env(), "PATCHBAY_EXAMPLE_MAX_REQUEST_BYTES": "2048"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    try:
-        assert process.stdin is not None and process.stdout is not None
-        replies: list[dict[str, Any]] = []
-        for message in [
-            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
-            {"jsonrpc": "2.0", "method": "notifications/initialized"},
-            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": big},
-            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": small},
-        ]:
-            process.stdin.write(json.dumps(message) + "\n")
-            process.stdin.flush()
-            if "id" in message:
-                replies.append(json.loads(process.stdout.readline()))
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    messages: list[dict[str, Any]] = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": big},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": small},
+    ]
+    replies, _, _ = raw_session(messages, {"PATCHBAY_EXAMPLE_MAX_REQUEST_BYTES": "2048"}, stderr_path)
     assert replies[1] == {
         "jsonrpc": "2.0",
         "id": 2,
@@ -314,28 +297,7 @@ def test_stray_output_of_a_tool_goes_to_stderr_not_the_wire(tmp_path: Path) -> N
         ),
     ]
     stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, str(script)],
-            env=clean_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    try:
-        assert process.stdin is not None and process.stdout is not None
-        replies: list[dict[str, Any]] = []
-        for message in messages:
-            process.stdin.write(json.dumps(message) + "\n")
-            process.stdin.flush()
-            if "id" in message:
-                replies.append(json.loads(process.stdout.readline()))
-        out, _ = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    replies, out, _ = raw_session(messages, {}, stderr_path, [sys.executable, str(script)])
     assert out == ""
     assert [r["id"] for r in replies] == [1, 2, 3, 4]
     assert [r["result"]["structuredContent"] for r in replies[1:]] == [{"text": f"t{i}"} for i in (2, 3, 4)]
