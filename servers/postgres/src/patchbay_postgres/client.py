@@ -27,7 +27,7 @@ import ipaddress
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -213,8 +213,9 @@ class Databases:
         """Open the pools (connections are made on first use); warn about powerful roles.
 
         The role check runs beside serving, so that the client's first answers do not wait
-        for it (`--require-non-superuser` checks before), and through the read pools, so that
-        it never makes a database see more connections than `pool_max_size`.
+        for it (`--require-non-superuser` checks before), on the probe's connection that a
+        first call would make anyway: calls that arrive meanwhile wait for it to close, so a
+        database never sees more connections than `pool_max_size`.
         """
         for database in self._databases.values():
             for pool in database.pools:
@@ -222,18 +223,9 @@ class Databases:
         self._role_check = asyncio.create_task(self._warn_about_roles())
 
     async def _warn_about_roles(self) -> None:
-        # Straight from the pool, without the probe a call makes first: one connection at
-        # start-up, which the first call then finds ready. (The pool logs why it cannot connect.)
-        for database in self._databases.values():
-            try:
-                async with database.reads.connection(timeout=self.settings.connect_timeout_seconds) as conn:
-                    row = await (await conn.execute(ROLE_QUERY)).fetchone()
-                    await conn.rollback()
-            except Exception as exc:  # a warning that could not be made must not take the server down
-                logger.warning("could not check the role of database %r: %s", database.name, type(exc).__name__)
-                continue
-            if warning := role_warning(database.name, row):
-                logger.warning(warning)
+        for name in self._databases:
+            with suppress(DatabaseUnavailable):  # the probe has logged PostgreSQL's reason
+                await self._probe(name, check_role=True)
 
     async def close(self) -> None:
         """Finish the role check (at most a second more), close every open result, then every pool.
@@ -318,20 +310,22 @@ class Databases:
             return conn
         raise DatabaseUnavailable(f"Could not connect to database {database.name!r}: its connections keep failing.")
 
-    async def _probe(self, name: str, *, force: bool = False) -> None:
-        """One direct connection attempt to `name` (shared by calls that arrive meanwhile).
+    async def _probe(self, name: str, *, force: bool = False, check_role: bool = False) -> None:
+        """One direct connection attempt to `name` (shared by calls that arrive meanwhile, which
+        then use the pool: the probe's connection is closed before any of theirs is made).
+        The start-up probe also checks the role (`check_role`).
 
         Raises:
             DatabaseUnavailable: the attempt failed; the message says why.
         """
         running = self._probes.get(name)
         if running is None:
-            running = asyncio.ensure_future(self._connect_once(name))
+            running = asyncio.ensure_future(self._connect_once(name, check_role))
             self._probes[name] = running
             running.add_done_callback(lambda _: self._probes.pop(name, None))
         await asyncio.shield(running)
 
-    async def _connect_once(self, name: str) -> None:
+    async def _connect_once(self, name: str, check_role: bool) -> None:
         dsn = self.settings.databases[name].get_secret_value()
         try:
             conn = await AsyncConnection.connect(
@@ -340,7 +334,11 @@ class Databases:
         except psycopg.Error as exc:
             logger.warning("database %r is not reachable: %s", name, _whole(exc))
             raise DatabaseUnavailable(connect_failure(name, exc)) from None
-        await conn.close()
+        try:
+            if check_role:
+                await _warn_about_role(name, conn)
+        finally:
+            await conn.close()
 
     async def read(self, name: str | None, work: Callable[[AsyncConnection[TupleRow]], Awaitable[T]]) -> T:
         """Run `work` in a read-only transaction; retried on a fresh connection if the connection was lost.
@@ -451,6 +449,17 @@ def role_warning(name: str, row: Sequence[Any] | None) -> str | None:
         f"database {name!r}: role {row[2]!r} is {what}. The read-only layers hold anyway, but a "
         "dedicated read-only role is the safer boundary (see the README)."
     )
+
+
+async def _warn_about_role(name: str, conn: AsyncConnection[TupleRow]) -> None:
+    """Log `role_warning` for database `name`, if any (a check that fails is logged, not raised)."""
+    try:
+        row = await (await conn.execute(ROLE_QUERY)).fetchone()
+    except psycopg.Error as exc:
+        logger.warning("could not check the role of database %r: %s", name, _whole(exc))
+        return
+    if warning := role_warning(name, row):
+        logger.warning(warning)
 
 
 async def role_warnings(settings: PostgresSettings) -> list[str]:
