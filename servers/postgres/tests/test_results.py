@@ -10,7 +10,9 @@ import pytest
 
 from dbs import fresh_database
 from patchbay.testing import connect
+from patchbay_postgres.client import Databases
 from patchbay_postgres.server import connector
+from patchbay_postgres.settings import PostgresSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -137,6 +139,26 @@ async def test_an_open_result_is_read_only_and_keeps_no_session_setting(postgres
             cursor = (await page(client, cursor))["next_cursor"]
         again = await page(client, sql=setting)
     assert during["rows"] == again["rows"] == [["30s", "on"]]
+
+
+@pytest.mark.parametrize("rows", [5, 1], ids=["ends-on-its-first-page", "ends-on-a-later-page"])
+async def test_a_session_setting_made_by_a_read_ends_with_it(postgres: Any, db: str, rows: int) -> None:
+    """The parser check refuses set_config; should a query get one past it, the read's end
+    (ROLLBACK) still undoes it, on the first page's round trip and on a later page's. Called
+    below the tools, on a pool of one connection, so the next read gets the same session."""
+    changes = "select set_config('search_path', 'pg_temp', false) from generate_series(1, 3)"
+    databases = Databases(PostgresSettings.load(settings(postgres, db, pool_max_size=1)))
+    await databases.open()
+    try:
+        fetched, sent = await databases.results.page(None, changes, rows, 0, None), 0
+        while fetched.more:
+            sent += len(fetched.rows)
+            fetched = await databases.results.page(None, changes, rows, sent, fetched.token)
+        assert fetched.rows == [("pg_temp",)] * min(rows, 3)
+        after = await databases.results.page(None, "select current_setting('search_path')", 5, 0, None)
+    finally:
+        await databases.close()
+    assert after.rows == [('"$user", public',)]
 
 
 EPOCH_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"

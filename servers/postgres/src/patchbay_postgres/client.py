@@ -169,8 +169,8 @@ class Databases:
                 max_size=settings.pool_max_size,
                 kwargs={"options": options, "application_name": "patchbay-postgres", "autocommit": False},
                 configure=_configure,
-                # Reads end every transaction with RESET ALL themselves (in the same round trip as
-                # their COMMIT; a rolled-back transaction undoes its own SETs), so only writes need it.
+                # Reads end every transaction with ROLLBACK, which undoes its own SETs (set_config
+                # too): only writes, which commit, need RESET ALL when the connection comes back.
                 reset=_reset if reset else None,
                 open=False,
                 # Give up growing at once when the database cannot be reached (a call learns why
@@ -248,16 +248,15 @@ class Databases:
     ) -> AsyncIterator[AsyncConnection[TupleRow]]:
         """A connection inside a transaction (read-only unless told otherwise), committed on success.
 
-        A read ends with RESET ALL before its COMMIT (see `finish_read`)."""
+        A read is rolled back instead: it changed no data, and ROLLBACK also undoes every session
+        setting it made, so no setting outlives it."""
         database = self.get(name)
         pool = database.reads if read_only else database.writes
         conn = await self.lend(database, pool, running)
         try:
             await conn.set_read_only(read_only)
-            async with conn.transaction():
+            async with conn.transaction(force_rollback=read_only):
                 yield conn
-                if read_only:
-                    await conn.execute("RESET ALL")
         finally:
             await self.give_back(pool, conn, running)
 

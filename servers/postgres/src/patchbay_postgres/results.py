@@ -2,13 +2,13 @@
 
 A query's first page is one pipelined round trip: BEGIN READ ONLY, DECLARE a cursor for the
 query (sent with the extended protocol, so the server refuses a second statement), FETCH the
-page and one row more. A result that ends on that page is closed at once (RESET ALL and
-COMMIT, one more round trip). A result with more rows stays open: its read-only transaction,
-its cursor and the row already fetched wait, on their connection, for the call that asks for
-the next page (one FETCH each), so the pages of a result come from one snapshot and the
-query runs once, however many pages it has. From the second page on, the next page is
-fetched ahead as soon as a page is sent, so PostgreSQL and psycopg work on it while the
-client reads the page it has (one page more in memory, no more than that).
+page and one row more. A result that ends on that page is closed at once (ROLLBACK, which also
+undoes any session setting it made; one more round trip). A result with more rows stays open:
+its read-only transaction, its cursor and the row already fetched wait, on their connection,
+for the call that asks for the next page (one FETCH each), so the pages of a result come from
+one snapshot and the query runs once, however many pages it has. From the second page on, the
+next page is fetched ahead as soon as a page is sent, so PostgreSQL and psycopg work on it
+while the client reads the page it has (one page more in memory, no more than that).
 
 An open result is bounded: it is closed `hold_seconds` after its last page (below the
 session's idle_in_transaction_session_timeout), when a call needs its connection and the pool
@@ -161,14 +161,14 @@ class Results:
         try:
             await conn.set_read_only(True)
             cursor = f"patchbay_{secrets.token_hex(6)}"
-            async with conn.pipeline():
+            async with conn.pipeline():  # one round trip, when the pipeline ends
                 await declare(conn, cursor, query)
                 if skip:
                     await conn.execute(sql.SQL("MOVE FORWARD {} FROM {}").format(skip, sql.Identifier(cursor)))
-                rows, columns = await _fetch(conn, cursor, limit + 1)
-                if len(rows) <= limit:
-                    await _finish(conn)
+                fetched = await conn.execute(_fetch_statement(cursor, limit + 1))
+            rows, columns = await _rows_of(fetched)
             if len(rows) <= limit:
+                await _finish(conn)
                 return Fetched(rows, False, columns, conn)
             token = secrets.token_urlsafe(9)
             self._hold(Open(token, database, conn, cursor, skip + limit, rows[limit:], columns, limit))
@@ -191,8 +191,7 @@ class Results:
                 self._hold(held, fetch_ahead=True)
                 done = False
                 return Fetched(rows[:limit], True, held.columns, held.conn, held.token)
-            async with held.conn.pipeline():
-                await _finish(held.conn)
+            await _finish(held.conn)
             return Fetched(rows, False, held.columns, held.conn)
         finally:
             running.conn = None
@@ -257,11 +256,17 @@ async def declare(conn: AsyncConnection[TupleRow], cursor: str, query: str) -> N
     await conn.execute(statement, binary=True)
 
 
+def _fetch_statement(cursor: str, count: int) -> sql.Composed:
+    return sql.SQL("FETCH FORWARD {} FROM {}").format(count, sql.Identifier(cursor))
+
+
 async def _fetch(conn: AsyncConnection[TupleRow], cursor: str, count: int) -> tuple[list[Row], list[tuple[str, int]]]:
     """The next `count` rows of `cursor` and its columns (name, type oid)."""
-    fetched = await conn.execute(sql.SQL("FETCH FORWARD {} FROM {}").format(count, sql.Identifier(cursor)))
-    rows = await fetched.fetchall()
-    return rows, [(d.name, d.type_code) for d in fetched.description or []]
+    return await _rows_of(await conn.execute(_fetch_statement(cursor, count)))
+
+
+async def _rows_of(fetched: psycopg.AsyncCursor[Row]) -> tuple[list[Row], list[tuple[str, int]]]:
+    return await fetched.fetchall(), [(d.name, d.type_code) for d in fetched.description or []]
 
 
 async def _fetch_rows(conn: AsyncConnection[TupleRow], cursor: str, count: int) -> list[Row]:
@@ -270,6 +275,6 @@ async def _fetch_rows(conn: AsyncConnection[TupleRow], cursor: str, count: int) 
 
 
 async def _finish(conn: AsyncConnection[TupleRow]) -> None:
-    """End a read: no session setting outlives it (RESET ALL), then COMMIT (pipelined by the caller)."""
-    await conn.execute("RESET ALL")
-    await conn.commit()
+    """End a read with ROLLBACK: it changed no data, and rolling back also undoes every session
+    setting it made (`set_config(..., false)` too), in one statement and one round trip."""
+    await conn.rollback()
