@@ -45,13 +45,25 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 def lean_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """An output schema as clients validate it fast and the model reads it short: references
-    inlined (`inline_refs`), and no titles (pydantic names each property after itself).
+    inlined (`inline_refs`), no titles (pydantic names each property after itself), and null
+    first among the options of an optional field (`_null_first`).
 
     Optional fields keep pydantic's `anyOf` with null, although a `type` list would cost a
     checker half as much: MCP Inspector's strict schema check warns about type lists
     (`type-union`), as some hosts' function-calling schemas refuse them.
     """
-    return cast(dict[str, Any], _untitled(inline_refs(schema)))
+    return cast(dict[str, Any], _untitled(inline_refs(schema), then=_null_first))
+
+
+def _null_first(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with `{"type": "null"}` first in its `anyOf`: the same schema, but a checker that
+    tries the options in order (the Python SDK's jsonschema) stops at the first for the usual
+    null (a last page's `next_cursor`), instead of building an error for the other first:
+    25 against 35 µs a check of a query result."""
+    options = schema.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options[1:]:
+        return {**schema, "anyOf": [{"type": "null"}, *(option for option in options if option != {"type": "null"})]}
+    return schema
 
 
 def _untitled(node: Any, key: str | None = None, then: Callable[[dict[str, Any]], Any] | None = None) -> Any:
