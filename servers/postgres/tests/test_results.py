@@ -3,7 +3,7 @@ asking; past the bounds (time, a pool with no connection left, a lost connection
 stopping) the next page runs the query again and skips the rows already sent."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from dbs import fresh_database
 from patchbay.testing import connect
 from patchbay_postgres.client import Databases
+from patchbay_postgres.results import declare
 from patchbay_postgres.server import connector
 from patchbay_postgres.settings import PostgresSettings
 
@@ -159,6 +160,12 @@ async def test_a_session_setting_made_by_a_read_ends_with_it(postgres: Any, db: 
     finally:
         await databases.close()
     assert after.rows == [('"$user", public',)]
+
+
+async def test_declare_refuses_a_cursor_name_that_is_not_a_plain_identifier() -> None:
+    """The cursor's name goes into the statement as it is; only a plain identifier may."""
+    with pytest.raises(ValueError, match="not a plain identifier"):
+        await declare(cast(Any, None), 'c"; drop table items; --', "select 1")
 
 
 EPOCH_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"

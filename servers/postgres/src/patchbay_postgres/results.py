@@ -259,7 +259,12 @@ async def declare(conn: AsyncConnection[TupleRow], cursor: str, query: str) -> N
     refuses a second statement (binary=True asks for it outside pipeline mode too; DECLARE
     returns no rows). Statements are put together as text, not with `psycopg.sql` composition,
     which costs about 20 µs a statement on every call. Never prepared: a prepared DECLARE still
-    plans its query each time, and each read's ROLLBACK drops psycopg's prepared statements."""
+    plans its query each time, and each read's ROLLBACK drops psycopg's prepared statements.
+
+    Raises:
+        ValueError: `cursor` is not a plain identifier.
+        psycopg.Error: the server refused the statement.
+    """
     if not cursor.isidentifier():
         raise ValueError(f"not a plain identifier: {cursor!r}")
     await conn.execute(sql.SQL(f"DECLARE {cursor} NO SCROLL CURSOR FOR {query}"), binary=True, prepare=False)
