@@ -162,6 +162,21 @@ async def test_a_session_setting_made_by_a_read_ends_with_it(postgres: Any, db: 
     assert after.rows == [('"$user", public',)]
 
 
+async def test_a_session_setting_made_in_a_read_transaction_ends_with_it(postgres: Any, db: str) -> None:
+    """The other read tools (catalog queries, EXPLAIN) run in `Databases.transaction`, which
+    rolls a read back: a setting made there is undone for the next read on the same session."""
+    databases = Databases(PostgresSettings.load(settings(postgres, db, pool_max_size=1)))
+    await databases.open()
+    try:
+        async with databases.transaction(None, read_only=True) as conn:
+            await conn.execute("select set_config('search_path', 'pg_temp', false)")
+        async with databases.transaction(None, read_only=True) as conn:
+            after = await (await conn.execute("select current_setting('search_path')")).fetchall()
+    finally:
+        await databases.close()
+    assert after == [('"$user", public',)]
+
+
 async def test_declare_refuses_a_cursor_name_that_is_not_a_plain_identifier() -> None:
     """The cursor's name goes into the statement as it is; only a plain identifier may."""
     with pytest.raises(ValueError, match="not a plain identifier"):
