@@ -204,3 +204,53 @@ async def test_results_and_errors_come_back_either_way(seconds: float) -> None:
         with pytest.raises(RuntimeError, match="StopIteration"):
             await threads.run(stop, kind="stop")
     assert set(threads._quick.values()) == {seconds == 0}
+
+
+async def test_warm_wakes_an_idle_thread_which_then_takes_the_work() -> None:
+    """`warm` starts no thread, leaves the woken one idle, and the next work runs on it."""
+    threads = _Threads("test-warm")
+    threads.warm()  # no thread yet: nothing to wake, none started
+    assert _named("test-warm") == 0 and threads._jobs.empty()
+    first = await threads.run(threading.get_ident)
+    for _ in range(3):
+        threads.warm()
+        threads.warm()  # a second wake-up while one is pending adds nothing
+        assert threads._jobs.qsize() <= 1
+        await anyio.sleep(0.01)  # the thread has taken its wake-up and waits again
+        with anyio.fail_after(5):  # a wake-up the thread mistook for work would leave this unserved
+            assert await threads.run(threading.get_ident) == first
+    assert _named("test-warm") == 1
+    assert threads._idle == 1
+
+
+async def test_warm_while_the_only_thread_is_busy_starts_none_and_loses_no_work() -> None:
+    threads = _Threads("test-warm-busy")
+    released = threading.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: threads.run(released.wait, 5))
+        await anyio.sleep(0.05)
+        threads.warm()  # nobody idle
+        assert threads._jobs.empty()
+        released.set()
+    threads.warm()  # now idle: woken
+    with anyio.fail_after(5):
+        assert await threads.run(lambda: 7) == 7
+    assert _named("test-warm-busy") == 1
+
+
+def _named(name: str) -> int:
+    return sum(thread.name == name for thread in threading.enumerate())
+
+
+async def test_a_call_of_a_plain_def_tool_wakes_a_worker_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool that runs in a thread has one woken as its call arrives; an `async def` tool not."""
+    woken: list[int] = []
+    monkeypatch.setattr(Workers, "warm", lambda self: woken.append(1))
+    sync_tools = [name for name, spec in connector.tools.items() if not asyncio.iscoroutinefunction(spec.fn)]
+    async_tools = [name for name, spec in connector.tools.items() if asyncio.iscoroutinefunction(spec.fn)]
+    assert "echo" in async_tools and sync_tools
+    async with connect(connector) as client:
+        await client.call_tool("echo", {"text": "hi"})
+        assert woken == []
+        await client.call_tool("count_words", {})
+        assert woken == [1]

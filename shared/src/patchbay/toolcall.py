@@ -229,8 +229,11 @@ def serve_tool_calls(server: MCPServer[Any], runtime: Runtime[Any, Any]) -> None
         for spec in runtime.tools.values()
         if runtime.hooks.strict_arguments
     }
+    threaded = frozenset(spec.name for spec in runtime.tools.values() if not inspect.iscoroutinefunction(spec.fn))
 
     async def call_tool(ctx: Context[Any, Any], params: types.CallToolRequestParams) -> Any:
+        if params.name in threaded:
+            runtime.workers.warm()  # its thread wakes while the arguments are checked
         with runtime.client_log.collecting(ctx) as collected:
             try:
                 check_arguments(params.arguments or {})
