@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import anyio
+import psycopg
 import pytest
 
 from dbs import fresh_database
@@ -160,6 +161,25 @@ async def test_a_session_setting_made_by_a_read_ends_with_it(postgres: Any, db: 
     finally:
         await databases.close()
     assert after.rows == [('"$user", public',)]
+
+
+async def test_a_read_that_ends_gives_its_connection_back_out_of_its_transaction(postgres: Any, db: str) -> None:
+    """A read that ends on its first page answers with its rows, then ends (ROLLBACK) in the
+    background: its connection comes back to the pool idle, for the next read and the next."""
+    databases = Databases(PostgresSettings.load(settings(postgres, db, pool_max_size=1)))
+    await databases.open()
+    try:
+        pool = databases.get(None).reads
+        for n in range(3):  # one connection: each read needs the one before it given back
+            with anyio.fail_after(10):
+                fetched = await databases.results.page(None, f"select {n}", 5, 0, None)
+            assert (fetched.rows, fetched.more) == ([(n,)], False)
+        with anyio.fail_after(10):
+            async with pool.connection() as conn:  # waits for the last read's connection
+                assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert databases.lent(pool) == 0
+    finally:
+        await databases.close()
 
 
 async def test_a_session_setting_made_in_a_read_transaction_ends_with_it(postgres: Any, db: str) -> None:

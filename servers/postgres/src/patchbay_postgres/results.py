@@ -2,11 +2,12 @@
 
 A query's first page is one pipelined round trip: BEGIN READ ONLY, DECLARE a cursor for the
 query (sent with the extended protocol, so the server refuses a second statement), FETCH the
-page and one row more. A result that ends on that page is closed at once (ROLLBACK, which also
-undoes any session setting it made; one more round trip). A result with more rows stays open:
-its read-only transaction, its cursor and the row already fetched wait, on their connection,
-for the call that asks for the next page (one FETCH each), so the pages of a result come from
-one snapshot and the query runs once, however many pages it has. From the second page on, the
+page and one row more. A result that ends on that page is closed as soon as its rows are in hand,
+in the background (ROLLBACK, which also undoes any session setting it made): the answer does not
+wait for that round trip, and the connection goes back to the pool after it. A result with more
+rows stays open: its read-only transaction, its cursor and the row already fetched wait, on
+their connection, for the call that asks for the next page (one FETCH each), so the pages of a
+result come from one snapshot and the query runs once, however many pages it has. From the second page on, the
 next page is fetched ahead as soon as a page is sent, so PostgreSQL and psycopg work on it
 while the client reads the page it has (one page more in memory, no more than that).
 
@@ -24,6 +25,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -167,16 +169,16 @@ class Results:
                     await conn.execute(sql.SQL(f"MOVE FORWARD {int(skip)} FROM {cursor}"), prepare=False)
                 fetched = await conn.execute(_fetch_statement(cursor, limit + 1), prepare=False)
             rows, columns = await _rows_of(fetched)
+            kept = True
             if len(rows) <= limit:
-                await _finish(conn)
+                self._background(self._end(database, conn))
                 return Fetched(rows, False, columns, conn)
             token = secrets.token_urlsafe(9)
             self._hold(Open(token, database, conn, cursor, skip + limit, rows[limit:], columns, limit))
-            kept = True
             return Fetched(rows[:limit], True, columns, conn, token)
         finally:
             if kept:
-                running.conn = None  # the open result has it now, still lent
+                running.conn = None  # ended in the background, or the open result has it: still lent
             else:
                 await self.databases.give_back(pool, conn, running)
 
@@ -191,13 +193,11 @@ class Results:
                 self._hold(held, fetch_ahead=True)
                 done = False
                 return Fetched(rows[:limit], True, held.columns, held.conn, held.token)
-            await _finish(held.conn)
             return Fetched(rows, False, held.columns, held.conn)
         finally:
             running.conn = None
-            if done:
-                await held.settle()
-                await self.databases.give_back(held.database.reads, held.conn, None)
+            if done:  # the last page, or a failure: end it in the background
+                self._close_soon(held)
 
     def _hold(self, held: Open, *, fetch_ahead: bool = False) -> None:
         """Keep `held` open for its next page; fetch that page ahead once the client has asked
@@ -214,20 +214,30 @@ class Results:
             self._close_soon(held)
 
     def _close_soon(self, held: Open) -> None:
-        task = asyncio.ensure_future(self._close(held))
+        self._background(self._close(held))
+
+    def _background(self, closing: Coroutine[Any, Any, None]) -> None:
+        """Run `closing` after the call that started it has its page; `close` waits for it."""
+        task = asyncio.ensure_future(closing)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
     async def _close(self, held: Open) -> None:
-        """End an open result: roll its transaction back and return its connection."""
+        """End an open result: let its fetch ahead end, then `_end` its read."""
         if held.timer is not None:
             held.timer.cancel()
         await held.settle()
+        await self._end(held.database, held.conn)
+
+    async def _end(self, database: Database, conn: AsyncConnection[TupleRow]) -> None:
+        """End a read (`_finish`) and return its connection to the pool. Run in the background
+        once the last page is in hand, so the answer does not wait for this round trip; the
+        connection counts as lent until it is back."""
         try:
-            await held.conn.rollback()
+            await _finish(conn)
         except psycopg.Error as exc:  # a broken connection: the pool discards it
-            logger.info("closing an open result: %s", exc)
-        await self.databases.give_back(held.database.reads, held.conn, None)
+            logger.info("ending a read: %s", exc)
+        await self.databases.give_back(database.reads, conn, None)
 
     async def _make_room(self, database: Database) -> None:
         """Close the oldest open result of `database` when its pool has no connection left to lend."""
