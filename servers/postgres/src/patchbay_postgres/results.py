@@ -7,9 +7,10 @@ in the background (ROLLBACK, which also undoes any session setting it made): the
 wait for that round trip, and the connection goes back to the pool after it. A result with more
 rows stays open: its read-only transaction, its cursor and the row already fetched wait, on
 their connection, for the call that asks for the next page (one FETCH each), so the pages of a
-result come from one snapshot and the query runs once, however many pages it has. From the second page on, the
-next page is fetched ahead as soon as a page is sent, so PostgreSQL and psycopg work on it
-while the client reads the page it has (one page more in memory, no more than that).
+result come from one snapshot and the query runs once, however many pages it has. From the
+second page on, the next page is fetched ahead as soon as a page is sent, so PostgreSQL and
+psycopg work on it while the client reads the page it has (one page more in memory, no more
+than that).
 
 An open result is bounded: it is closed `hold_seconds` after its last page (below the
 session's idle_in_transaction_session_timeout), when a call needs its connection and the pool
