@@ -9,6 +9,7 @@ from mcp import Client
 
 from patchbay.example.server import connector
 from patchbay.testing import connect
+from patchbay.workers import Workers
 
 from .fake_library import FakeLibrary
 
@@ -153,3 +154,20 @@ async def test_a_binary_book_over_the_cap_is_refused_before_its_body_is_read(cli
     assert refused.is_error
     content = "/shelves/{shelf}/books/{book}/content"
     assert [r.method for r in fake.requests("*", content)] == ["HEAD", "GET", "HEAD"]  # no GET for the refusal
+
+
+async def test_a_tool_that_called_its_upstream_wakes_a_worker_as_its_next_call_arrives(
+    fake: FakeLibrary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`search_books` is `async def` but hands its SDK call to a thread (`Upstream`): once a call
+    of it has, its next call wakes a thread first. `echo` never hands any work over."""
+    woken: list[str] = []
+    monkeypatch.setattr(Workers, "warm", lambda self: woken.append("woken"))
+    async with connect(connector, settings(fake), era="legacy") as client:
+        await client.call_tool("echo", {"text": "hi"})
+        await client.call_tool("search_books", {"query": "a"})
+        assert woken == []  # not known yet
+        await client.call_tool("search_books", {"query": "a"})
+        assert woken == ["woken"]
+        await client.call_tool("echo", {"text": "hi"})
+        assert woken == ["woken"]

@@ -5,12 +5,15 @@ import asyncio
 import threading
 import time
 from contextvars import ContextVar
+from types import SimpleNamespace
+from typing import Any, cast
 
 import anyio
 import pytest
 
 from patchbay.example.server import connector
 from patchbay.testing import connect
+from patchbay.toolcall import Warming
 from patchbay.workers import _THREADS, WorkCancelled, Workers, _Threads, checkpoint
 
 pytestmark = pytest.mark.anyio
@@ -254,3 +257,23 @@ async def test_a_call_of_a_plain_def_tool_wakes_a_worker_first(monkeypatch: pyte
         assert woken == []
         await client.call_tool("count_words", {})
         assert woken == [1]
+
+
+def test_warming_learns_which_async_tools_hand_work_over_and_only_registered_ones() -> None:
+    async def reads_a_sdk() -> None: ...
+    async def answers_alone() -> None: ...
+    def walks() -> None: ...
+
+    tools = {
+        name: SimpleNamespace(fn=fn) for name, fn in [("sdk", reads_a_sdk), ("alone", answers_alone), ("walk", walks)]
+    }
+    warming = Warming(cast(Any, SimpleNamespace(workers=Workers(2), tools=tools)))
+    assert warming.threaded == {"walk"}  # a plain def runs in a thread
+    for name in ("sdk", "no_such_tool", "walk"):  # each hands work over
+        mark = warming.arriving(name)
+        warming.workers.handed += 1
+        warming.done(name, mark)
+    assert warming.threaded == {"walk", "sdk"}  # a name the client made up is not kept
+    for name in ("sdk", "walk"):  # neither hands work over this time
+        warming.done(name, warming.arriving(name))
+    assert warming.threaded == {"walk"}  # the async tool is forgotten, the plain def never

@@ -229,11 +229,10 @@ def serve_tool_calls(server: MCPServer[Any], runtime: Runtime[Any, Any]) -> None
         for spec in runtime.tools.values()
         if runtime.hooks.strict_arguments
     }
-    threaded = frozenset(spec.name for spec in runtime.tools.values() if not inspect.iscoroutinefunction(spec.fn))
+    warming = Warming(runtime)
 
     async def call_tool(ctx: Context[Any, Any], params: types.CallToolRequestParams) -> Any:
-        if params.name in threaded:
-            runtime.workers.warm()  # its thread wakes while the arguments are checked
+        mark = warming.arriving(params.name)
         with runtime.client_log.collecting(ctx) as collected:
             try:
                 check_arguments(params.arguments or {})
@@ -245,10 +244,40 @@ def serve_tool_calls(server: MCPServer[Any], runtime: Runtime[Any, Any]) -> None
                 result = types.CallToolResult(
                     content=[types.TextContent(type="text", text=_message(runtime, params.name, exc))], is_error=True
                 )
+            finally:
+                warming.done(params.name, mark)
         await runtime.client_log.send(ctx, collected)
         return result
 
     sdk.serve_call_tool(server, call_tool)
+
+
+class Warming:
+    """Wakes an idle worker thread as a call arrives (`Workers.warm`), for the tools that hand
+    work to one: every plain `def` tool, and an `async def` tool whose last call did (one
+    that calls a blocking SDK through `Upstream`). Only registered tools are remembered."""
+
+    def __init__(self, runtime: Runtime[Any, Any]) -> None:
+        self.workers = runtime.workers
+        self.tools = frozenset(runtime.tools)
+        self.always = frozenset(n for n, spec in runtime.tools.items() if not inspect.iscoroutinefunction(spec.fn))
+        self.threaded = set(self.always)
+
+    def arriving(self, name: str) -> int:
+        """A call of `name` arrives: wake a thread if it is likely to need one (its thread wakes
+        while the arguments are checked). Returns the mark to give `done`."""
+        if name in self.threaded:
+            self.workers.warm()
+        return self.workers.handed
+
+    def done(self, name: str, mark: int) -> None:
+        """The call of `name` is over: remember whether it handed work to a thread (a concurrent
+        call's work may count too: at worst, one spare wake-up next time)."""
+        if name in self.tools and name not in self.always:
+            if self.workers.handed != mark:
+                self.threaded.add(name)
+            else:
+                self.threaded.discard(name)
 
 
 def refuse_unknown_arguments(accepted: tuple[str, ...] | None, arguments: dict[str, Any]) -> None:

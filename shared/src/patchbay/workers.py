@@ -92,6 +92,8 @@ class Workers:
         self.limit = limit
         self._limiter: anyio.CapacityLimiter | None = None
         self._running = 0
+        self.handed = 0
+        """Pieces of work handed to threads so far (a caller compares it before and after)."""
 
     @property
     def busy(self) -> int:
@@ -113,6 +115,7 @@ class Workers:
             TimeoutError: `deadline` seconds passed first (the thread is told to stop).
             Whatever `fn` raises.
         """
+        self.handed += 1
         async with self._slots():
             ticket = _Ticket(asyncio.get_running_loop())
             self._running += 1
