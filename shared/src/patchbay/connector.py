@@ -235,6 +235,7 @@ class Connector(Generic[SettingsT, StateT]):
             registration(server)
         runtime.install(server)
         toolcall.serve_tool_calls(server, runtime)
+        sdk.trace_only_when_configured(server)
         return server
 
     def _runtime(self, settings: SettingsT) -> Runtime[SettingsT, StateT]:

@@ -20,6 +20,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import mcp_types as types
 from mcp.server import stdio
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.elicitation import AcceptedElicitation
@@ -27,6 +28,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp.shared.subscriptions import ResourceUpdated
+from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 
 from patchbay import pipes
@@ -67,6 +69,17 @@ def serve_call_tool(server: MCPServer[Any], handler: CallTool) -> None:
         return await handler(ctx, params)
 
     add_request_handler(server, "tools/call", types.CallToolRequestParams, call_tool)
+
+
+def trace_only_when_configured(server: MCPServer[Any]) -> bool:
+    """Leave out the SDK's OpenTelemetry span around every request when no tracer provider is
+    set (none set in code before the server is built, no `opentelemetry-instrument`, no
+    `OTEL_PYTHON_TRACER_PROVIDER`): each span then records nothing, yet costs about 20 µs a
+    request. Returns whether requests are traced."""
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return True
+    server.middleware[:] = [m for m in server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
+    return False
 
 
 async def publish_resource_updated(server: MCPServer[Any], uri: str) -> None:
