@@ -224,13 +224,7 @@ class Connector(Generic[SettingsT, StateT]):
         )
         runtime.server = server
         for spec in runtime.tools.values():
-            server.add_tool(
-                toolcall.wrap(spec, runtime),
-                name=spec.name,
-                title=spec.title,
-                description=inspect.getdoc(spec.fn) or "",
-                annotations=spec.annotations(),
-            )
+            toolcall.register(server, spec, runtime)
         for registration in self._registrations:
             registration(server)
         runtime.install(server)

@@ -82,6 +82,14 @@ def trace_only_when_configured(server: MCPServer[Any]) -> bool:
     return False
 
 
+def leave_output_check_to_tool(server: MCPServer[Any], name: str) -> None:
+    """Stop the SDK validating the structured content of tool `name` against its output model
+    on every call (the schema is still listed); the tool's wrapper checks what needs it."""
+    tool = server._tool_manager.get_tool(name)
+    assert tool is not None, name
+    tool.fn_metadata = tool.fn_metadata.model_copy(update={"output_model": None})
+
+
 async def publish_resource_updated(server: MCPServer[Any], uri: str) -> None:
     """Tell `subscriptions/listen` streams (2026-07-28) that `uri` changed."""
     await server._subscriptions.publish(ResourceUpdated(uri=uri))

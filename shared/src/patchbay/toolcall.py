@@ -1,7 +1,7 @@
 """What happens around every tool call, as a short pipeline of named steps.
 
-`wrap(spec, runtime)` gives the SDK a function with the tool's own signature (plus
-the confirmation parameter for tools that ask). A call then goes through:
+`register(server, spec, runtime)` gives the SDK a function with the tool's own signature
+(plus the confirmation parameter for tools that ask). A call then goes through:
 
 1. `settle_confirmation` - a declined or cancelled question ends the call, nothing done;
 2. `open_cursor`         - a paginated tool's cursor is checked and opened to its upstream token;
@@ -12,7 +12,10 @@ the confirmation parameter for tools that ask). A call then goes through:
                            structured content plus its compact text for the model
                            (`model_text`; JSON with `result_text=json`), and the whole
                            result is cut to `max_result_bytes`, flagged (`content.fit_result`).
-6. `note_removals`       - what `untrusted.collecting` saw removed from text written by others
+6. `check_output`        - structured content not made from an instance of the tool's declared
+                           model is checked against that model (the SDK's own check of
+                           every result is off for these tools);
+7. `note_removals`       - what `untrusted.collecting` saw removed from text written by others
                            (`Untrusted` fields) during step 3 is named in one more text block.
 
 `serve_tool_calls` replaces the SDK's `tools/call` handler so that argument
@@ -33,7 +36,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from patchbay import sdk, untrusted
@@ -62,6 +65,8 @@ class ToolPlan:
     asks: bool  # the SDK asks the user before the body runs
     confirmed: bool  # the result says whether it ran (Confirmed[T])
     is_async: bool
+    returns: type[BaseModel] | None  # the model the tool declares it returns, if it does
+    output: TypeAdapter[Any] | None  # what its structured content must be (Confirmed[returns] or returns)
 
     @classmethod
     def of(cls, spec: ToolSpec, confirm: str) -> ToolPlan:
@@ -72,6 +77,8 @@ class ToolPlan:
         injected = find_resolved_parameters(fn)
         arg_names = tuple(p.name for p in parameters if not _is_context(hints.get(p.name)) and p.name not in injected)
         confirmed = spec.summary is not None
+        returns = hints.get("return")
+        model = returns if _is_model(returns) else None
         return cls(
             spec=spec,
             parameters=parameters,
@@ -80,6 +87,8 @@ class ToolPlan:
             asks=confirmed and confirm == "elicit",
             confirmed=confirmed,
             is_async=inspect.iscoroutinefunction(fn),
+            returns=model,
+            output=None if model is None else TypeAdapter(Confirmed[model] if confirmed else model),  # type: ignore[valid-type]
         )
 
     def query(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -172,11 +181,27 @@ async def run(plan: ToolPlan, runtime: Runtime[Any, Any], kwargs: dict[str, Any]
     """One call through every step."""
     nothing_done = settle_confirmation(plan, kwargs)
     if nothing_done is not None:
-        return render(plan, nothing_done, runtime.settings)
+        return check_output(plan, nothing_done, render(plan, nothing_done, runtime.settings))
     query = open_cursor(plan, runtime, kwargs)
     with untrusted.collecting(runtime.settings.clean_untrusted_text) as removals:
         result = await invoke(plan, runtime, kwargs)
-    return note_removals(render(plan, seal_cursor(runtime, result, query), runtime.settings), removals)
+    rendered = check_output(plan, result, render(plan, seal_cursor(runtime, result, query), runtime.settings))
+    return note_removals(rendered, removals)
+
+
+def check_output(plan: ToolPlan, result: Any, rendered: Any) -> Any:
+    """`rendered`, its structured content checked against the tool's output model, as the SDK
+    would, unless it is the dump of an instance of the declared model (then it is that model's
+    by construction, and a part cut to fit was checked when its text was made again).
+
+    Raises:
+        ValidationError: the tool returned something its output schema does not allow.
+    """
+    if plan.output is None or not isinstance(rendered, types.CallToolResult) or rendered.is_error:
+        return rendered
+    if plan.confirmed or plan.returns is None or not isinstance(result, plan.returns):
+        plan.output.validate_python(rendered.structured_content)
+    return rendered
 
 
 def note_removals(result: Any, removals: untrusted.Removals) -> Any:
@@ -192,9 +217,24 @@ def note_removals(result: Any, removals: untrusted.Removals) -> Any:
 # The function the SDK registers ------------------------------------------------------
 
 
-def wrap(spec: ToolSpec, runtime: Runtime[Any, Any]) -> Any:
-    """The function the SDK registers for `spec`: its signature, and the pipeline as its body."""
+def register(server: MCPServer[Any], spec: ToolSpec, runtime: Runtime[Any, Any]) -> None:
+    """Register `spec` with the SDK (`wrap`): described, annotated, and its structured content
+    checked by `check_output` rather than by the SDK on every call."""
     plan = ToolPlan.of(spec, runtime.settings.confirm)
+    server.add_tool(
+        wrap(plan, runtime),
+        name=spec.name,
+        title=spec.title,
+        description=inspect.getdoc(spec.fn) or "",
+        annotations=spec.annotations(),
+    )
+    if plan.output is not None:
+        sdk.leave_output_check_to_tool(server, spec.name)
+
+
+def wrap(plan: ToolPlan, runtime: Runtime[Any, Any]) -> Any:
+    """The function the SDK registers for `plan`'s tool: its signature, and the pipeline as its body."""
+    spec = plan.spec
 
     async def call_tool(**kwargs: Any) -> Any:
         return await run(plan, runtime, kwargs)
@@ -300,7 +340,7 @@ _PREFIX = "Error executing tool "
 def _message(runtime: Runtime[Any, Any], tool: str, exc: Exception) -> str:
     """The one message the client reads for a failed call."""
     cause = exc.__cause__
-    if isinstance(exc, ToolError) and isinstance(cause, ValidationError):
+    if type(exc) is ToolError and isinstance(cause, ValidationError):  # not a result that broke its schema
         logger.info("tool %r rejected its arguments", tool)
         return validation_message(cause)
     if type(exc) is ToolError or isinstance(exc, InvalidArgument):
