@@ -4,15 +4,20 @@ import json
 import os
 import re
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import mcp_types as types
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from patchbay import audit
 from patchbay.example.server import connector
-from patchbay.testing import Answer, connect
+from patchbay.testing import Answer, connect, runtime_of_server
 
 from .canary import API_KEY, ISSUED, PASSWORD, REFRESHED
 from .canary import connector as canary
@@ -130,6 +135,59 @@ async def test_unknown_tools_are_audited_too(tmp_path: Path) -> None:
         await client.call_tool("put_note", {"key": "a", "text": "b"})  # hidden in read-only mode
     (entry,) = lines(log)
     assert (entry["tool"], entry["safety"], entry["outcome"]) == ("put_note", None, "error")
+
+
+ORDER = ["time", "connector", "method", "tool", "call_id", "request_id", "principal", "safety", "arguments"]
+ORDER += ["outcome", "confirmation", "duration_ms"]
+
+
+async def test_a_line_has_the_documented_order_and_a_millisecond_utc_time(era: str, tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    async with connect(connector, {"audit_log": log}, era=era) as client:
+        await client.call_tool("echo", {"text": 'caf\u00e9 "quoted"\n'})
+        await client.call_tool("get_note", {"key": "missing"})
+    text = log.read_text()
+    assert text.isascii()  # non-ASCII text is escaped, as json.dumps does
+    ok, failed = lines(log)
+    assert list(ok) == ORDER
+    assert list(failed) == [*ORDER, "error"]
+    assert ok["arguments"] == {"text": 'caf\u00e9 "quoted"\n'}
+    for entry in (ok, failed):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["time"])
+        assert abs((datetime.now(UTC) - datetime.fromisoformat(entry["time"])).total_seconds()) < 60
+
+
+@pytest.mark.parametrize("now", [1_700_000_000.0, 1_700_000_000.9994, 1_700_000_001.0005, 1_700_000_061.25, 0.5])
+def test_the_clock_writes_what_datetime_would(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
+    clock = audit._Clock()
+    monkeypatch.setattr(audit.time, "time", lambda: now)
+    assert clock.now() == datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+    assert clock.now() == datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")  # the kept second
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(JSON)
+@example("caf\u00e9 \ud800")
+@example({"cl\u00e9": ["na\u00efve", 1.5, None, True]})
+def test_values_are_encoded_as_json_dumps_would(value: Any) -> None:
+    assert audit._json(value) == json.dumps(value, separators=(",", ":"))
+
+
+async def test_tool_names_a_client_makes_up_are_not_remembered(tmp_path: Path) -> None:
+    server = connector.build(connector.load_settings({"audit_log": tmp_path / "audit.jsonl"}))
+    log = runtime_of_server(server).audit
+    async with Client(server) as client:
+        for n in range(50):
+            await client.call_tool(f"made_up_{n}", {})
+        await client.call_tool("echo", {"text": "hi"})
+    assert list(log._heads) == ["echo"]
+    assert [e["tool"] for e in lines(tmp_path / "audit.jsonl")] == [*(f"made_up_{n}" for n in range(50)), "echo"]
 
 
 async def test_file_sink_is_private_and_stdout_stays_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,6 @@ import time
 from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -69,8 +68,34 @@ _encode_line: Any = (
 )
 
 
-def _line(entry: dict[str, Any]) -> str:
-    return "".join(_encode_line(entry, 0)) if _encode_line is not None else _encoder.encode(entry)
+_json_text: Any = json.encoder.encode_basestring_ascii
+
+
+def _json(value: Any) -> str:
+    """`value` as compact ASCII JSON (`str()` of what JSON has no type for)."""
+    if isinstance(value, str):
+        return str(_json_text(value))
+    return "".join(_encode_line(value, 0)) if _encode_line is not None else _encoder.encode(value)
+
+
+class _Clock:
+    """UTC timestamps to the millisecond, ISO 8601; the date and time of the current second are
+    formatted once (a `datetime` per line cost more than the rest of the timestamp)."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")  # one tuple: threads never see half an update
+
+    def now(self) -> str:
+        t = time.time()
+        whole = int(t)
+        second, text = self._second
+        if whole != second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+            self._second = (whole, text)
+        return f"{text}.{int((t - whole) * 1000):03d}+00:00"
+
+
+_clock = _Clock()
 
 
 def current_call() -> CallRecord:
@@ -102,6 +127,7 @@ class AuditLog:
     errors: ErrorMapper = field(default_factory=ErrorMapper)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fd: int | None = None
+    _heads: dict[str, str] = field(default_factory=dict)  # per registered tool, see `_head`
 
     def open(self) -> None:
         """Open the file sink (append, owner-only) if one is configured."""
@@ -114,9 +140,9 @@ class AuditLog:
             os.close(self._fd)
             self._fd = None
 
-    def write(self, entry: dict[str, Any]) -> None:
-        """Write one entry as a JSON line, with secrets masked."""
-        line = self.redactor.text(_line(entry)) + "\n"
+    def write(self, line: str) -> None:
+        """Write one JSON line, with secrets masked."""
+        line = self.redactor.text(line) + "\n"
         if self._fd is not None:
             # One unbuffered append per line: lines from concurrent calls never interleave.
             os.write(self._fd, line.encode())
@@ -157,12 +183,12 @@ class AuditLog:
         finally:
             _current.reset(token)
             if failure is not None or not _asks_for_input(result):
-                entry = self._tool_entry(ctx, tool, record, result, failure, time.perf_counter() - started)
+                line = self._tool_line(ctx, tool, record, result, failure, time.perf_counter() - started)
                 if secrets:
                     with self.redactor.call_secrets(secrets):
-                        self.write(entry)
+                        self.write(line)
                 else:
-                    self.write(entry)
+                    self.write(line)
 
     async def _access(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """A resource read or subscription, a prompt or a completion: audited, redacted, and any
@@ -183,31 +209,40 @@ class AuditLog:
             raise
         finally:
             if failure is not None or not _asks_for_input(result):
-                self.write(self._access_entry(ctx, failure, time.perf_counter() - started))
+                self.write(self._access_line(ctx, failure, time.perf_counter() - started))
 
-    def _common(
-        self, ctx: ServerRequestContext[Any, Any], outcome: Outcome, elapsed: float, error: str | None
-    ) -> dict[str, Any]:
-        """The fields every audit line has, in order; `_target` fields go after `method`."""
-        entry: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "connector": self.connector,
-            "method": ctx.method,
-            **_target(ctx),
-            "call_id": os.urandom(16).hex(),
-            "request_id": ctx.request_id,
-            "principal": principal(),
-            "safety": "read",
-            "arguments": None,
-            "outcome": outcome,
-            "confirmation": None,
-            "duration_ms": round(elapsed * 1000, 3),
-        }
-        if error is not None:
-            entry["error"] = error
-        return entry
+    def _line(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        *,
+        safety: str | None,
+        arguments: Any,
+        outcome: Outcome,
+        confirmation: str | None,
+        elapsed: float,
+        error: str | None,
+    ) -> str:
+        """One audit line: the fields in their documented order, `error` only when given."""
+        return (
+            f'{{"time":"{_clock.now()}",{self._head(ctx)},"call_id":"{os.urandom(16).hex()}",'
+            f'"request_id":{_json(ctx.request_id)},"principal":{_json(principal())},"safety":{_json(safety)},'
+            f'"arguments":{_json(arguments)},"outcome":"{outcome}","confirmation":{_json(confirmation)},'
+            f'"duration_ms":{_json(round(elapsed * 1000, 3))}'
+            + ("}" if error is None else f',"error":{_json(error)}}}')
+        )
 
-    def _tool_entry(
+    def _head(self, ctx: ServerRequestContext[Any, Any]) -> str:
+        """The `connector`, `method` and target fields, encoded; kept per registered tool."""
+        name = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
+        known = name if isinstance(name, str) and name in self.tools else None
+        head = self._heads.get(known) if known is not None else None
+        if head is None:
+            head = _json({"connector": self.connector, "method": ctx.method, **_target(ctx)})[1:-1]
+            if known is not None:
+                self._heads[known] = head
+        return head
+
+    def _tool_line(
         self,
         ctx: ServerRequestContext[Any, Any],
         tool: AuditedTool | None,
@@ -215,26 +250,35 @@ class AuditLog:
         result: HandlerResult,
         failure: BaseException | None,
         elapsed: float,
-    ) -> dict[str, Any]:
+    ) -> str:
         params = ctx.params or {}
         is_error = failure is not None or _field(result, "isError") is True
         outcome: Outcome = record.outcome or ("error" if is_error else "ok")
         error = _error_text(result, failure) if is_error else None
         if failure is not None and isinstance(failure, anyio.get_cancelled_exc_class()):
             outcome, error = "cancelled", CANCELLED
-        entry = self._common(ctx, outcome, elapsed, error)
-        entry["safety"] = tool.safety if tool is not None else None
-        entry["arguments"] = _redact_args(params.get("arguments"), tool.secret_args if tool is not None else ())
-        entry["confirmation"] = record.confirmation
-        return entry
+        return self._line(
+            ctx,
+            safety=tool.safety if tool is not None else None,
+            arguments=_redact_args(params.get("arguments"), tool.secret_args if tool is not None else ()),
+            outcome=outcome,
+            confirmation=record.confirmation,
+            elapsed=elapsed,
+            error=error,
+        )
 
-    def _access_entry(
-        self, ctx: ServerRequestContext[Any, Any], failure: BaseException | None, elapsed: float
-    ) -> dict[str, Any]:
+    def _access_line(self, ctx: ServerRequestContext[Any, Any], failure: BaseException | None, elapsed: float) -> str:
         outcome: Outcome = "ok" if failure is None else "denied" if isinstance(failure, ResourceDenied) else "error"
-        entry = self._common(ctx, outcome, elapsed, None if failure is None else _error_text(None, failure))
-        entry["arguments"] = _access_arguments(ctx)
-        return entry
+        error = None if failure is None else _error_text(None, failure)
+        return self._line(
+            ctx,
+            safety="read",
+            arguments=_access_arguments(ctx),
+            outcome=outcome,
+            confirmation=None,
+            elapsed=elapsed,
+            error=error,
+        )
 
 
 ACCESSES = frozenset({"resources/read", "resources/subscribe", "prompts/get", "completion/complete"})
