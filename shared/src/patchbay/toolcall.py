@@ -29,6 +29,7 @@ import inspect
 import logging
 import typing
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 import mcp_types as types
@@ -66,7 +67,6 @@ class ToolPlan:
     confirmed: bool  # the result says whether it ran (Confirmed[T])
     is_async: bool
     returns: type[BaseModel] | None  # the model the tool declares it returns, if it does
-    output: TypeAdapter[Any] | None  # what its structured content must be (Confirmed[returns] or returns)
 
     @classmethod
     def of(cls, spec: ToolSpec, confirm: str) -> ToolPlan:
@@ -88,8 +88,14 @@ class ToolPlan:
             confirmed=confirmed,
             is_async=inspect.iscoroutinefunction(fn),
             returns=model,
-            output=None if model is None else TypeAdapter(Confirmed[model] if confirmed else model),  # type: ignore[valid-type]
         )
+
+    @cached_property
+    def output(self) -> TypeAdapter[Any]:
+        """What the tool's structured content must be: `Confirmed[returns]` or `returns` (made on
+        first use: most tools never need it, see `check_output`)."""
+        returns: Any = self.returns
+        return TypeAdapter(Confirmed[returns] if self.confirmed else returns)
 
     def query(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """What a cursor is bound to: the tool and every argument but the cursor and page size."""
@@ -197,9 +203,9 @@ def check_output(plan: ToolPlan, result: Any, rendered: Any) -> Any:
     Raises:
         ValidationError: the tool returned something its output schema does not allow.
     """
-    if plan.output is None or not isinstance(rendered, types.CallToolResult) or rendered.is_error:
+    if plan.returns is None or not isinstance(rendered, types.CallToolResult) or rendered.is_error:
         return rendered
-    if plan.confirmed or plan.returns is None or not isinstance(result, plan.returns):
+    if plan.confirmed or not isinstance(result, plan.returns):
         plan.output.validate_python(rendered.structured_content)
     return rendered
 
@@ -228,7 +234,7 @@ def register(server: MCPServer[Any], spec: ToolSpec, runtime: Runtime[Any, Any])
         description=inspect.getdoc(spec.fn) or "",
         annotations=spec.annotations(),
     )
-    if plan.output is not None:
+    if plan.returns is not None:
         sdk.leave_output_check_to_tool(server, spec.name)
 
 
